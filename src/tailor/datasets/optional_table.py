@@ -1,0 +1,60 @@
+"""A CSV or Parquet table that may not exist: it then loads as an empty frame (no columns)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from kedro.io import AbstractDataset, DatasetError
+
+
+class OptionalTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+    """Optional sources (users, events, email, items, suppression list) of the data contract.
+
+    ``filepath: null`` or a missing file means "not provided"; the format follows the suffix
+    (``.csv``/``.parquet``) unless ``file_format`` says otherwise.
+    """
+
+    def __init__(
+        self,
+        filepath: str | None = None,
+        file_format: str | None = None,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._path = Path(filepath) if filepath else None
+        fmt = file_format or (self._path.suffix.lstrip(".") if self._path else "parquet")
+        if fmt not in ("csv", "parquet"):
+            raise DatasetError(
+                f"OptionalTableDataset: unsupported file_format '{fmt}' for {filepath}"
+            )
+        self._format = fmt
+        self._load_args = load_args or {}
+        self._save_args = save_args or {}
+        self.metadata = metadata
+
+    def load(self) -> pd.DataFrame:
+        if self._path is None or not self._path.exists():
+            return pd.DataFrame()
+        if self._format == "csv":
+            return pd.read_csv(self._path, **self._load_args)
+        return pd.read_parquet(self._path, **self._load_args)
+
+    def save(self, data: pd.DataFrame) -> None:
+        if self._path is None:
+            raise DatasetError("OptionalTableDataset: cannot save without a filepath")
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(self._path.suffix + ".tmp")
+        if self._format == "csv":
+            data.to_csv(tmp, index=False, **self._save_args)
+        else:
+            data.to_parquet(tmp, index=False, **self._save_args)
+        tmp.replace(self._path)  # atomic: a crash never leaves a half-written table
+
+    def _exists(self) -> bool:
+        return self._path is not None and self._path.exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._path) if self._path else None, "file_format": self._format}

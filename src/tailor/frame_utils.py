@@ -1,0 +1,12 @@
+"""Small vectorised DataFrame helpers shared by the data modules."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def modal_by(df: pd.DataFrame, key: str, col: str) -> pd.Series:
+    """Most frequent ``col`` per ``key`` (ties: smallest value), without per-group lambdas."""
+    counts = df.groupby([key, col], sort=True).size().rename("n").reset_index()
+    counts = counts.sort_values([key, "n"], ascending=[True, False], kind="stable")
+    return counts.drop_duplicates(key).set_index(key)[col]

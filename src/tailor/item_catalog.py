@@ -1,0 +1,79 @@
+"""The item catalog derived from transaction lines (and an items table when given)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from tailor.frame_utils import modal_by
+
+_NON_LETTERS = re.compile(r"[^a-z]+")
+
+
+def clean_text(text: pd.Series) -> pd.Series:
+    """Lower-case letters only, single-spaced: ready for TF-IDF."""
+    return (
+        text.fillna("")
+        .astype(str)
+        .str.lower()
+        .str.replace(_NON_LETTERS, " ", regex=True)
+        .str.strip()
+    )
+
+
+def head_noun_category(text: pd.Series, min_items: int, stopwords: list[str]) -> pd.Series:
+    """Category from the last meaningful word of a description ('… t light holder' → holder).
+
+    Gift-shop descriptions end with what the item is; words naming fewer than ``min_items``
+    items fall into 'other' so categories stay usable groups.
+    """
+    stop = set(stopwords)
+    words = text.str.split().map(
+        lambda ws: next((w for w in reversed(ws) if len(w) >= 3 and w not in stop), "other")
+    )
+    counts = words.value_counts()
+    return words.where(words.map(counts) >= min_items, "other")
+
+
+def build_catalog(
+    lines: pd.DataFrame,
+    items: pd.DataFrame | None,
+    min_category_items: int,
+    category_stopwords: list[str],
+) -> pd.DataFrame:
+    """One row per item sold: id, description, text, modal price, category, demand counts."""
+    stats = lines.groupby("item_id").agg(
+        n_orders=("order_id", "nunique"),
+        n_buyers=("user_id", "nunique"),
+        units=("quantity", "sum"),
+    )
+    stats["price"] = modal_by(lines, "item_id", "unit_price")
+    if "description" in lines:
+        stats["description"] = modal_by(
+            lines.dropna(subset=["description"]), "item_id", "description"
+        )
+    else:
+        stats["description"] = None
+    if items is not None and not items.empty:
+        given = items.drop_duplicates("item_id").set_index("item_id")
+        for col in ("description", "price", "category"):
+            if col in given:
+                stats[col] = (
+                    given[col]
+                    .reindex(stats.index)
+                    .combine_first(
+                        stats[col] if col in stats else pd.Series(index=stats.index, dtype=object)
+                    )
+                )
+    stats["description"] = stats["description"].fillna(stats.index.to_series())
+    stats["text"] = clean_text(stats["description"])
+    if "category" not in stats or stats["category"].isna().all():
+        stats["category"] = head_noun_category(
+            stats["text"], min_category_items, category_stopwords
+        )
+    stats["category"] = stats["category"].fillna("other")
+    cols = ["description", "text", "category", "price", "n_orders", "n_buyers", "units"]
+    return (
+        stats[cols].rename_axis("item_id").reset_index().sort_values("item_id", ignore_index=True)
+    )

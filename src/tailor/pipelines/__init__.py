@@ -1,0 +1,1 @@
+"""Kedro pipelines of Tailor, one package each."""

@@ -1,0 +1,227 @@
+"""Data-engineering nodes: validate, clean, derive catalog/features/interactions, split."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from tailor import cleaning
+from tailor.customer_features import customer_features
+from tailor.item_catalog import build_catalog
+from tailor.schemas import SCHEMAS, conform_table
+from tailor.splits import split_by_time, validation_cutoff
+
+log = logging.getLogger(__name__)
+
+OPTIONAL = ("users", "events", "email", "items", "suppression")
+
+
+def _empty(table: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in SCHEMAS[table].columns})
+
+
+def validate_raw_tables(
+    transactions: pd.DataFrame,
+    users: pd.DataFrame,
+    events: pd.DataFrame,
+    email: pd.DataFrame,
+    items: pd.DataFrame,
+    suppression: pd.DataFrame,
+    sources: dict[str, Any],
+) -> tuple[pd.DataFrame, ...]:
+    """Conform every raw table to the data contract before anything is written.
+
+    One node validates all tables, so a bad optional table stops the run before the
+    cleaning writes its first output. Absent optional tables become empty frames.
+    """
+    raw = {"users": users, "events": events, "email": email, "items": items}
+    raw["suppression"] = suppression
+    maps = {
+        name: (sources.get(name) or {}).get("columns") or {} for name in ("transactions", *OPTIONAL)
+    }
+    out = [conform_table(transactions, "transactions", maps["transactions"])]
+    for name in OPTIONAL:
+        table = conform_table(raw[name], name, maps[name], optional=True)
+        out.append(_empty(name) if table is None else table)
+        log.info("table %s: %s", name, "absent" if table is None else f"{len(table):,} rows")
+    return tuple(out)
+
+
+def clean_transactions(
+    transactions: pd.DataFrame,
+    users: pd.DataFrame,
+    suppression: pd.DataFrame,
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
+    """Apply the cleaning rules in order; return demand lines, customer lines and the report.
+
+    Demand lines keep anonymous and opted-out customers' purchases (they are real demand);
+    customer lines, which feed every model, keep only consenting, identified customers.
+    Suppressed (forgotten) users are removed from both before anything else.
+    """
+    steps: list[tuple[str, int]] = [("rows_in", len(transactions))]
+    df, n = cleaning.drop_exact_duplicates(transactions)
+    steps.append(("exact_duplicates", n))
+    df, n = cleaning.drop_users(df, suppression["user_id"])
+    steps.append(("suppressed_users", n))
+    df, netting = cleaning.net_cancellations(df, params["cancellation_prefix"])
+    steps.append(("cancellation_lines", netting["cancellation_lines"]))
+    steps.append(
+        (
+            "cancelled_purchases",
+            netting["purchase_lines_cancelled_exactly"]
+            + netting["purchase_lines_cancelled_by_partial_netting"],
+        )
+    )
+    df, counts = cleaning.drop_non_positive(df)
+    steps += list(counts.items())
+    df, n = cleaning.drop_non_product(df, params["non_product_item_ids"])
+    steps.append(("non_product", n))
+    df, counts = cleaning.drop_outliers(
+        df, params["max_quantity_robust_z"], params["max_price_ratio"]
+    )
+    steps += list(counts.items())
+    demand = df
+    steps.append(("demand_rows_out", len(demand)))
+
+    no_user = demand["user_id"].isna()
+    opted_out = _opted_out(users)
+    opt_mask = demand["user_id"].isin(opted_out)
+    customer = demand[~no_user & ~opt_mask].reset_index(drop=True)
+    steps.append(("missing_customer", int(no_user.sum())))
+    steps.append(("opted_out_users", int(opt_mask.sum())))
+    steps.append(("customer_rows_out", len(customer)))
+
+    report = pd.DataFrame(steps, columns=["step", "rows"])
+    report["kind"] = report["step"].map(_kind)
+    extra = pd.DataFrame(
+        [(k, v, "info") for k, v in netting.items() if k != "cancellation_lines"],
+        columns=["step", "rows", "kind"],
+    )
+    report = pd.concat([report, extra], ignore_index=True)
+    metrics = {
+        f"data/{s}": {"value": float(r), "step": 0}
+        for s, r in zip(report["step"], report["rows"], strict=True)
+    }
+    metrics["data/customers"] = {"value": float(customer["user_id"].nunique()), "step": 0}
+    metrics["data/items"] = {"value": float(customer["item_id"].nunique()), "step": 0}
+    log.info("cleaning: %s", ", ".join(f"{s}={r:,}" for s, r in steps))
+    return demand, customer, report, metrics
+
+
+def _kind(step: str) -> str:
+    if step in ("rows_in", "demand_rows_out", "customer_rows_out"):
+        return "total"
+    if step in ("missing_customer", "opted_out_users"):
+        return "dropped_from_customer_data"
+    return "dropped"
+
+
+def _opted_out(users: pd.DataFrame) -> set[str]:
+    if users.empty or "consent" not in users:
+        return set()
+    return set(users.loc[~users["consent"].astype(bool), "user_id"])
+
+
+def filter_sources(
+    users: pd.DataFrame,
+    events: pd.DataFrame,
+    email: pd.DataFrame,
+    suppression: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Drop suppressed and opted-out users from the optional per-user sources."""
+    gone = set(suppression["user_id"]) | _opted_out(users)
+    return tuple(t[~t["user_id"].isin(gone)].reset_index(drop=True) for t in (users, events, email))  # type: ignore[return-value]
+
+
+def build_item_catalog(
+    demand_lines: pd.DataFrame, items: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
+    return build_catalog(
+        demand_lines, items, params["min_category_items"], params["category_stopwords"]
+    )
+
+
+def daily_demand(demand_lines: pd.DataFrame) -> pd.DataFrame:
+    """Orders, revenue, units and customers per calendar day; days without trade are 0."""
+    d = demand_lines.assign(
+        day=demand_lines["ts"].dt.normalize(),
+        revenue=demand_lines["quantity"] * demand_lines["unit_price"],
+    )
+    out = d.groupby("day").agg(
+        orders=("order_id", "nunique"),
+        revenue=("revenue", "sum"),
+        units=("quantity", "sum"),
+        customers=("user_id", "nunique"),
+    )
+    full = pd.date_range(out.index.min(), out.index.max(), freq="D", name="day")
+    out = out.reindex(full, fill_value=0)
+    out["trading"] = out["orders"] > 0
+    return out.reset_index().rename(columns={"day": "date"})
+
+
+def interaction_lines(customer_lines: pd.DataFrame) -> pd.DataFrame:
+    cols = ["user_id", "item_id", "order_id", "ts", "quantity", "unit_price", "country"]
+    return customer_lines[cols].sort_values(["ts", "order_id"], kind="stable", ignore_index=True)
+
+
+def split_interactions(
+    interactions: pd.DataFrame, split: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
+    """Train ≤ cutoff < test, and inside train fit ≤ validation cutoff < validation."""
+    train, test = split_by_time(interactions, split["cutoff"], end=split.get("test_end"))
+    val_cut = validation_cutoff(split["cutoff"], split["validation_days"])
+    fit, val = split_by_time(train, val_cut)
+    sizes = {"train": train, "test": test, "fit": fit, "validation": val}
+    metrics = {}
+    for name, frame in sizes.items():
+        metrics[f"data/{name}_rows"] = {"value": float(len(frame)), "step": 0}
+        metrics[f"data/{name}_users"] = {"value": float(frame["user_id"].nunique()), "step": 0}
+    log.info("split: %s", {k: len(v) for k, v in sizes.items()})
+    return train, test, fit, val, metrics
+
+
+def user_item_matrix(train: pd.DataFrame) -> pd.DataFrame:
+    """The training interaction matrix in long form: one row per (user, item) pair."""
+    return (
+        train.groupby(["user_id", "item_id"], sort=True)
+        .agg(n_orders=("order_id", "nunique"), quantity=("quantity", "sum"), last_ts=("ts", "max"))
+        .reset_index()
+    )
+
+
+def _features(lines, users, events, email, as_of) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    return customer_features(lines, as_of, users=users, events=events, email=email)
+
+
+def features_at_validation_cutoff(
+    lines: pd.DataFrame,
+    users: pd.DataFrame,
+    events: pd.DataFrame,
+    email: pd.DataFrame,
+    split: dict[str, Any],
+) -> pd.DataFrame:
+    """Features for tuning: only data up to the validation cutoff."""
+    return _features(
+        lines, users, events, email, validation_cutoff(split["cutoff"], split["validation_days"])
+    )
+
+
+def features_at_cutoff(
+    lines: pd.DataFrame,
+    users: pd.DataFrame,
+    events: pd.DataFrame,
+    email: pd.DataFrame,
+    split: dict[str, Any],
+) -> pd.DataFrame:
+    """Features for training and evaluation: only data up to the train/test cutoff."""
+    return _features(lines, users, events, email, split["cutoff"])
+
+
+def features_at_end(
+    lines: pd.DataFrame, users: pd.DataFrame, events: pd.DataFrame, email: pd.DataFrame
+) -> pd.DataFrame:
+    """Features for serving: everything up to the end of the data."""
+    return _features(lines, users, events, email, lines["ts"].max())

@@ -1,0 +1,168 @@
+"""The data contract: canonical tables, their pandera schemas, and raw-to-canonical mapping.
+
+A user's own data arrives with its own column names; ``conform_table`` renames them
+(mapping from parameters), checks the table is usable and coerces types. Every failure
+raises :class:`DataContractError` naming the table, the column and the problem, so a bad
+input stops the run before any node writes an output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+EVENT_TYPES = ("view", "add_to_cart", "search", "purchase")
+CHANNELS = ("web", "app")
+
+
+class DataContractError(ValueError):
+    """Raised when an input table breaks the data contract."""
+
+
+def _str(nullable: bool = False, required: bool = True, **kw: object) -> pa.Column:
+    return pa.Column(str, nullable=nullable, required=required, coerce=True, **kw)
+
+
+def _float(nullable: bool = False, required: bool = True) -> pa.Column:
+    return pa.Column(float, nullable=nullable, required=required, coerce=True)
+
+
+def _ts(nullable: bool = False, required: bool = True) -> pa.Column:
+    return pa.Column("datetime64[ns]", nullable=nullable, required=required, coerce=True)
+
+
+def _bool(required: bool = True) -> pa.Column:
+    return pa.Column(bool, nullable=False, required=required, coerce=True)
+
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "transactions": pa.DataFrameSchema(
+        {
+            "order_id": _str(),
+            "user_id": _str(nullable=True),
+            "item_id": _str(),
+            "quantity": _float(),
+            "unit_price": _float(),
+            "ts": _ts(),
+            "country": _str(nullable=True),
+            "description": _str(nullable=True, required=False),
+        },
+        name="transactions",
+    ),
+    "users": pa.DataFrameSchema(
+        {
+            "user_id": _str(),
+            "signup_ts": _ts(nullable=True, required=False),
+            "age": _float(nullable=True, required=False),
+            "gender": _str(nullable=True, required=False),
+            "location": _str(nullable=True, required=False),
+            "consent": _bool(required=False),
+        },
+        name="users",
+    ),
+    "events": pa.DataFrameSchema(
+        {
+            "user_id": _str(),
+            "session_id": _str(),
+            "ts": _ts(),
+            "event_type": _str(checks=pa.Check.isin(EVENT_TYPES)),
+            "item_id": _str(nullable=True),
+            "query": _str(nullable=True, required=False),
+            "channel": _str(nullable=True, required=False, checks=pa.Check.isin(CHANNELS)),
+            "device": _str(nullable=True, required=False),
+        },
+        name="events",
+    ),
+    "email": pa.DataFrameSchema(
+        {
+            "user_id": _str(),
+            "campaign_id": _str(),
+            "sent_ts": _ts(),
+            "opened": _bool(),
+            "clicked": _bool(),
+        },
+        name="email",
+    ),
+    "items": pa.DataFrameSchema(
+        {
+            "item_id": _str(),
+            "description": _str(nullable=True),
+            "category": _str(nullable=True, required=False),
+            "price": _float(nullable=True, required=False),
+        },
+        name="items",
+    ),
+    "suppression": pa.DataFrameSchema({"user_id": _str()}, name="suppression"),
+}
+
+# Tables that may be absent (an empty frame with no columns stands for "not provided").
+OPTIONAL_TABLES = ("users", "events", "email", "items", "suppression")
+
+
+def _canonical_id(values: pd.Series) -> pd.Series:
+    """Ids as strings; float ids such as 17850.0 (pandas' NaN-able ints) become '17850'."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == whole.round()).all():
+            values = values.astype("Int64")
+    out = values.astype("string").astype(object)
+    return out.where(values.notna(), None)
+
+
+def conform_table(
+    raw: pd.DataFrame,
+    table: str,
+    column_map: Mapping[str, str] | None = None,
+    *,
+    optional: bool = False,
+) -> pd.DataFrame | None:
+    """Rename ``raw`` to canonical columns, check and coerce it; ``None`` if absent and optional.
+
+    ``column_map`` maps raw names to canonical names; canonical columns not in the map are
+    expected under their own name. Unmapped extra columns are dropped.
+    """
+    schema = SCHEMAS[table]
+    column_map = dict(column_map or {})
+    if raw is None or (raw.shape[1] == 0 and optional):
+        return None
+    if len(raw) == 0:
+        if optional and table == "suppression":
+            return pd.DataFrame({"user_id": pd.Series([], dtype=object)})
+        raise DataContractError(f"table '{table}': the table is empty (0 rows)")
+    raw_name = {canon: src for src, canon in column_map.items()}
+    missing_src = [src for src in column_map if src not in raw.columns]
+    df = raw.rename(columns=column_map)
+    for name, col in schema.columns.items():
+        if col.required and name not in df.columns:
+            src = raw_name.get(name, name)
+            hint = f" (mapped from raw column '{src}')" if src != name else ""
+            raise DataContractError(
+                f"table '{table}', column '{name}'{hint}: required column is missing; "
+                f"found columns {sorted(map(str, raw.columns))}"
+                + (f"; mapped columns not found: {missing_src}" if missing_src else "")
+            )
+    df = df[[c for c in schema.columns if c in df.columns]].copy()
+    for name in df.columns:
+        if name.endswith("_id"):
+            df[name] = _canonical_id(df[name])
+    try:
+        return schema.validate(df, lazy=True)
+    except SchemaErrors as err:
+        raise DataContractError(_describe(table, err, raw_name)) from None
+
+
+def _describe(table: str, err: SchemaErrors, raw_name: Mapping[str, str]) -> str:
+    cases = err.failure_cases
+    lines = []
+    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+        src = raw_name.get(str(column), str(column))
+        hint = f" (raw column '{src}')" if src != column else ""
+        examples = group["failure_case"].dropna().astype(str).unique()[:3].tolist()
+        lines.append(
+            f"table '{table}', column '{column}'{hint}: failed {check}; "
+            f"{len(group)} bad value(s), e.g. {examples}"
+        )
+    return "; ".join(lines) if lines else f"table '{table}': {err}"

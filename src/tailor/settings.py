@@ -1,0 +1,13 @@
+"""Kedro project settings."""
+
+from kedro.config import OmegaConfigLoader
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # kedro-mlflow reads conf/<env>/mlflow.yml
+    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"]},
+    # An environment overrides single keys (e.g. only the split cutoff), not whole sections.
+    "merge_strategy": {"parameters": "soft"},
+}

@@ -1,0 +1,82 @@
+"""Shared fixtures: an isolated copy of the Kedro project for end-to-end runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KEDRO = Path(sys.executable).with_name("kedro")
+ENV = {
+    **os.environ,
+    "KEDRO_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    "BENTOML_DO_NOT_TRACK": "1",
+    "COLUMNS": "200",
+}
+
+
+def make_project_copy(dest: Path) -> Path:
+    """Copy config and project metadata to ``dest``; link the shipped raw data.
+
+    Runs there write their data layers and their own mlflow.db, never the checkout's.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "conf", dest / "conf", ignore=shutil.ignore_patterns("local"))
+    (dest / "conf" / "local").mkdir(exist_ok=True)
+    for layer in (
+        "02_intermediate",
+        "03_primary",
+        "04_feature",
+        "05_model_input",
+        "06_models",
+        "07_model_output",
+        "08_reporting",
+    ):
+        (dest / "data" / layer).mkdir(parents=True, exist_ok=True)
+    raw = dest / "data" / "01_raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for entry in (ROOT / "data" / "01_raw").iterdir():
+        if entry.name != "synthetic" and not (raw / entry.name).exists():
+            (raw / entry.name).symlink_to(entry)
+    return dest
+
+
+def run_kedro(project: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    """``kedro run <args>`` in ``project``; fails the test with the output on error."""
+    proc = subprocess.run(
+        [str(KEDRO), "run", *args],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"kedro run {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def synthetic_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy where the small synthetic data_engineering run has been done once."""
+    project = make_project_copy(tmp_path_factory.mktemp("synthetic_project"))
+    run_kedro(
+        project,
+        "--env",
+        "synthetic",
+        "--pipeline",
+        "data_engineering",
+        "--params",
+        "synthetic_users=300",
+    )
+    return project
