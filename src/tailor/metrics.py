@@ -1,0 +1,238 @@
+"""Ranking metrics: the project's only implementation (every pipeline imports from here).
+
+Conventions (DESIGN.md, evaluation protocol):
+- binary relevance; a user's ``relevant`` set is what they bought in the test window minus
+  what they bought in train (the caller builds it with the same exclusion as candidates);
+- only users with at least one relevant item are averaged; a user with relevant items but
+  no recommendations counts with zeros (missing lists are failures, not skipped users);
+- a recommendation list is de-duplicated (first occurrence wins) before it is cut at K, so
+  a repeated item neither earns a second hit nor hides the next candidate;
+- precision divides by K even when fewer than K items were recommended (empty slots are
+  misses); recall divides by |relevant|; MAP@K and the ideal DCG use min(|relevant|, K),
+  so a perfect list scores 1 whatever the number of relevant items;
+- coverage is the share of the catalog (``n_items``) appearing in any user's top K.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+RANKING_METRICS = ("precision", "recall", "map", "ndcg", "hit_rate")
+"""Per-user ranking metrics; ``coverage`` is a property of all lists together."""
+
+
+def metric_key(metric: str, k: int) -> str:
+    """The one spelling of a metric name: ``ndcg_at_10``."""
+    return f"{metric}_at_{k}"
+
+
+def dedupe(items: Iterable[str]) -> list[str]:
+    """Items in order of first appearance."""
+    return list(dict.fromkeys(items))
+
+
+def _discounts(k: int) -> np.ndarray:
+    return 1.0 / np.log2(np.arange(2, k + 2))
+
+
+def user_metrics_at_k(recommended: Sequence[str], relevant: set[str], k: int) -> dict[str, float]:
+    """Precision, recall, AP, NDCG and hit of one user's list at ``k`` (``relevant`` non-empty)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if not relevant:
+        raise ValueError("a user without relevant items is not evaluated")
+    top = dedupe(recommended)[:k]
+    hits = np.fromiter((item in relevant for item in top), dtype=bool, count=len(top))
+    n_hits = int(hits.sum())
+    disc = _discounts(k)
+    ideal = min(len(relevant), k)
+    dcg = float(disc[: len(top)][hits].sum())
+    idcg = float(disc[:ideal].sum())
+    # AP@K: mean of precision@i over the ranks i of hits, normalised by min(|relevant|, K).
+    ranks = np.flatnonzero(hits) + 1
+    ap = float((np.arange(1, n_hits + 1) / ranks).sum()) / ideal if n_hits else 0.0
+    return {
+        "precision": n_hits / k,
+        "recall": n_hits / len(relevant),
+        "map": ap,
+        "ndcg": dcg / idcg,
+        "hit_rate": float(n_hits > 0),
+    }
+
+
+def evaluated_users(relevant: Mapping[str, set[str]]) -> list[str]:
+    """Users with at least one relevant item, sorted: the population every average runs over."""
+    return sorted(u for u, items in relevant.items() if items)
+
+
+def per_user_ranking_metrics(
+    recommended: Mapping[str, Sequence[str]],
+    relevant: Mapping[str, set[str]],
+    ks: Sequence[int],
+) -> pd.DataFrame:
+    """One row per evaluated user (index ``user_id``), columns ``<metric>_at_<k>``.
+
+    The row-wise mean is ``ranking_metrics``; the rows feed bootstrap intervals and group
+    breakdowns, so every breakdown averages exactly the same per-user numbers.
+    """
+    users = evaluated_users(relevant)
+    columns = [metric_key(m, k) for k in ks for m in RANKING_METRICS]
+    rows = []
+    for user in users:
+        recs = recommended.get(user, [])
+        row: list[float] = []
+        for k in ks:
+            values = user_metrics_at_k(recs, relevant[user], k)
+            row.extend(values[m] for m in RANKING_METRICS)
+        rows.append(row)
+    return pd.DataFrame(
+        np.array(rows, dtype=float).reshape(len(users), len(columns)),
+        index=pd.Index(users, name="user_id", dtype=object),
+        columns=columns,
+    )
+
+
+def coverage(recommended: Mapping[str, Sequence[str]], k: int, n_items: int) -> float:
+    """Distinct items in the users' top ``k`` as a share of ``n_items`` catalog items."""
+    if n_items <= 0:
+        raise ValueError(f"n_items must be positive, got {n_items}")
+    shown: set[str] = set()
+    for recs in recommended.values():
+        shown.update(dedupe(recs)[:k])
+    return len(shown) / n_items
+
+
+def ranking_metrics(
+    recommended: dict[str, list[str]],
+    relevant: dict[str, set[str]],
+    ks: list[int],
+    n_items: int,
+) -> dict[str, float]:
+    """Mean precision/recall/MAP/NDCG/hit rate over evaluated users, coverage, ``n_users``.
+
+    Coverage counts the lists of the evaluated users only, so it describes the same
+    population as the other numbers.
+    """
+    per_user = per_user_ranking_metrics(recommended, relevant, ks)
+    out: dict[str, float] = {"n_users": float(len(per_user))}
+    means = per_user.mean() if len(per_user) else pd.Series(0.0, index=per_user.columns)
+    evaluated = {u: recommended.get(u, []) for u in per_user.index}
+    for k in ks:
+        for m in RANKING_METRICS:
+            out[metric_key(m, k)] = float(means[metric_key(m, k)])
+        out[metric_key("coverage", k)] = coverage(evaluated, k, n_items)
+    return out
+
+
+# --- beyond accuracy -------------------------------------------------------------------
+
+
+def self_information(item_users: Mapping[str, int], n_users: int) -> dict[str, float]:
+    """-log2 p(item), p = (buyers + 1) / (n_users + 1) in the training window.
+
+    The +1 keeps items nobody bought in train finite (and the most novel); a popular item
+    bought by everyone scores 0.
+    """
+    if n_users < 0:
+        raise ValueError("n_users must be >= 0")
+    return {item: -math.log2((c + 1) / (n_users + 1)) for item, c in item_users.items()}
+
+
+def novelty_at_k(
+    recommended: Sequence[str], info: Mapping[str, float], k: int, default: float
+) -> float:
+    """Mean self-information of the top ``k`` (``default`` for items without train history)."""
+    top = dedupe(recommended)[:k]
+    if not top:
+        return float("nan")
+    return float(np.mean([info.get(item, default) for item in top]))
+
+
+class ItemSimilarity:
+    """Cosine similarity between items from L2-normalised vectors (e.g. TF-IDF of item text)."""
+
+    def __init__(self, item_ids: Sequence[str], vectors: sparse.spmatrix | np.ndarray) -> None:
+        if len(item_ids) != vectors.shape[0]:
+            raise ValueError("one vector per item id")
+        matrix = sparse.csr_matrix(vectors, dtype=float)
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        self.matrix = sparse.diags(1.0 / norms) @ matrix
+        self.index = {item: i for i, item in enumerate(item_ids)}
+
+    @classmethod
+    def from_text(cls, item_ids: Sequence[str], texts: Sequence[str]) -> ItemSimilarity:
+        """TF-IDF (unigrams and bigrams) over the item texts."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectors = TfidfVectorizer(ngram_range=(1, 2), min_df=1).fit_transform(
+            [t or "" for t in texts]
+        )
+        return cls(item_ids, vectors)
+
+    def intra_list_diversity(self, items: Sequence[str]) -> float:
+        """1 - mean pairwise cosine similarity of the known items; NaN below two items."""
+        rows = [self.index[i] for i in dedupe(items) if i in self.index]
+        n = len(rows)
+        if n < 2:
+            return float("nan")
+        sub = self.matrix[rows]
+        sim = (sub @ sub.T).toarray()
+        mean_pair = (sim.sum() - np.trace(sim)) / (n * (n - 1))
+        return float(1.0 - mean_pair)
+
+
+def per_user_beyond_accuracy(
+    recommended: Mapping[str, Sequence[str]],
+    users: Sequence[str],
+    ks: Sequence[int],
+    info: Mapping[str, float],
+    similarity: ItemSimilarity | None,
+) -> pd.DataFrame:
+    """``novelty_at_<k>`` and ``diversity_at_<k>`` per user (index ``user_id``)."""
+    default = max(info.values()) if info else 0.0
+    data: dict[str, list[float]] = {}
+    for k in ks:
+        data[metric_key("novelty", k)] = [
+            novelty_at_k(recommended.get(u, []), info, k, default) for u in users
+        ]
+        if similarity is not None:
+            data[metric_key("diversity", k)] = [
+                similarity.intra_list_diversity(dedupe(recommended.get(u, []))[:k]) for u in users
+            ]
+    return pd.DataFrame(data, index=pd.Index(list(users), name="user_id", dtype=object))
+
+
+# --- frames -> dicts --------------------------------------------------------------------
+
+
+def lists_from_frame(
+    recs: pd.DataFrame, user_col: str = "user_id", item_col: str = "item_id"
+) -> dict[str, list[str]]:
+    """Ranked lists from long rows (``rank`` ascending; ties broken by item id)."""
+    if recs.empty:
+        return {}
+    ordered = recs.sort_values([user_col, "rank", item_col], kind="mergesort")
+    return {
+        str(u): [str(i) for i in items]
+        for u, items in ordered.groupby(user_col, sort=False)[item_col]
+    }
+
+
+def relevant_sets(
+    test: pd.DataFrame, train: pd.DataFrame | None = None, users: Iterable[str] | None = None
+) -> dict[str, set[str]]:
+    """Items each user bought in test and not in train (the hold-out truth of DESIGN.md)."""
+    pairs = test[["user_id", "item_id"]].astype(str).drop_duplicates()
+    if train is not None and not train.empty:
+        seen = train[["user_id", "item_id"]].astype(str).drop_duplicates()
+        pairs = pairs.merge(seen, how="left", indicator=True)
+        pairs = pairs[pairs["_merge"] == "left_only"].drop(columns="_merge")
+    if users is not None:
+        pairs = pairs[pairs["user_id"].isin(set(map(str, users)))]
+    return {u: set(items) for u, items in pairs.groupby("user_id")["item_id"]}
