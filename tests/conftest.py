@@ -31,6 +31,8 @@ def make_project_copy(dest: Path) -> Path:
         shutil.copy(ROOT / name, dest / name)
     shutil.copytree(ROOT / "conf", dest / "conf", ignore=shutil.ignore_patterns("local"))
     (dest / "conf" / "local").mkdir(exist_ok=True)
+    # kedro wants a source dir; the package itself comes from the editable install
+    (dest / "src").mkdir(exist_ok=True)
     for layer in (
         "02_intermediate",
         "03_primary",

@@ -148,21 +148,41 @@ def conform_table(
     for name in df.columns:
         if name.endswith("_id"):
             df[name] = _canonical_id(df[name])
+        elif str(schema.columns[name].dtype).startswith("datetime"):
+            df[name] = _parse_datetimes(df[name], table, name, raw_name.get(name, name))
     try:
         return schema.validate(df, lazy=True)
     except SchemaErrors as err:
         raise DataContractError(_describe(table, err, raw_name)) from None
 
 
+def _parse_datetimes(values: pd.Series, table: str, name: str, src: str) -> pd.Series:
+    """Parse mixed date/time strings (CSV exports vary row to row); name what fails."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    parsed = pd.to_datetime(values, format="mixed", errors="coerce")
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        hint = f" (raw column '{src}')" if src != name else ""
+        examples = values[bad].astype(str).unique()[:3].tolist()
+        raise DataContractError(
+            f"table '{table}', column '{name}'{hint}: {int(bad.sum())} value(s) are not "
+            f"dates/times, e.g. {examples}"
+        )
+    return parsed
+
+
 def _describe(table: str, err: SchemaErrors, raw_name: Mapping[str, str]) -> str:
     cases = err.failure_cases
     lines = []
-    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+    for column, group in cases.groupby("column", dropna=False, sort=False):
         src = raw_name.get(str(column), str(column))
         hint = f" (raw column '{src}')" if src != column else ""
-        examples = group["failure_case"].dropna().astype(str).unique()[:3].tolist()
+        check = group["check"].iloc[0]  # the first failed check says it (coercion before dtype)
+        first = group[group["check"] == check]
+        examples = first["failure_case"].dropna().astype(str).unique()[:3].tolist()
         lines.append(
             f"table '{table}', column '{column}'{hint}: failed {check}; "
-            f"{len(group)} bad value(s), e.g. {examples}"
+            f"{len(first)} bad value(s), e.g. {examples}"
         )
     return "; ".join(lines) if lines else f"table '{table}': {err}"
