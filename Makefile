@@ -46,8 +46,12 @@ serve: venv
 mlflow-ui: venv
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
+# Every benchmark; each rewrites its own section of bench/RESULTS.md.
 bench: venv
-	$(BIN)/python bench/run_all.py
+	set -e; for script in bench/bench_*.py; do $(BIN)/python $$script; done
 
+# Generated data, tracking store and caches; the shipped raw data and .gitkeep files stay.
 clean:
-	rm -rf data/0[2-8]_*/* mlflow.db mlruns
+	find data -mindepth 1 -path 'data/01_raw/online_retail' -prune -o -path 'data/01_raw/example_shop' -prune \
+	  -o -type f ! -name .gitkeep -print -delete
+	rm -rf mlflow.db mlruns
