@@ -1,0 +1,1 @@
+"""Customer segmentation: discovered clusters, documented rule segments, profiles, stability."""
