@@ -177,14 +177,28 @@ class ItemSimilarity:
 
     def intra_list_diversity(self, items: Sequence[str]) -> float:
         """1 - mean pairwise cosine similarity of the known items; NaN below two items."""
-        rows = [self.index[i] for i in dedupe(items) if i in self.index]
-        n = len(rows)
-        if n < 2:
-            return float("nan")
-        sub = self.matrix[rows]
-        sim = (sub @ sub.T).toarray()
-        mean_pair = (sim.sum() - np.trace(sim)) / (n * (n - 1))
-        return float(1.0 - mean_pair)
+        return self.diversity_at_ks(items, [len(items)])[0] if items else float("nan")
+
+    def diversity_at_ks(self, items: Sequence[str], ks: Sequence[int]) -> list[float]:
+        """Intra-list diversity of the top k (de-duplicated) items for each k, one product.
+
+        Items without a vector (unknown to the catalog) are left out of the pairs.
+        """
+        top = dedupe(items)[: max(ks, default=0)]
+        pos = [p for p, item in enumerate(top) if item in self.index]
+        sub = self.matrix[[self.index[top[p]] for p in pos]]
+        sim = (sub @ sub.T).toarray() if pos else np.zeros((0, 0))
+        pos_arr = np.asarray(pos, dtype=int)
+        out = []
+        for k in ks:
+            n = int((pos_arr < k).sum())
+            if n < 2:
+                out.append(float("nan"))
+                continue
+            block = sim[:n, :n]
+            mean_pair = (block.sum() - np.trace(block)) / (n * (n - 1))
+            out.append(float(1.0 - mean_pair))
+        return out
 
 
 def per_user_beyond_accuracy(
@@ -196,15 +210,16 @@ def per_user_beyond_accuracy(
 ) -> pd.DataFrame:
     """``novelty_at_<k>`` and ``diversity_at_<k>`` per user (index ``user_id``)."""
     default = max(info.values()) if info else 0.0
-    data: dict[str, list[float]] = {}
-    for k in ks:
-        data[metric_key("novelty", k)] = [
-            novelty_at_k(recommended.get(u, []), info, k, default) for u in users
-        ]
+    data: dict[str, list[float]] = {metric_key("novelty", k): [] for k in ks}
+    if similarity is not None:
+        data.update({metric_key("diversity", k): [] for k in ks})
+    for user in users:
+        recs = recommended.get(user, [])
+        for k in ks:
+            data[metric_key("novelty", k)].append(novelty_at_k(recs, info, k, default))
         if similarity is not None:
-            data[metric_key("diversity", k)] = [
-                similarity.intra_list_diversity(dedupe(recommended.get(u, []))[:k]) for u in users
-            ]
+            for k, value in zip(ks, similarity.diversity_at_ks(recs, ks), strict=True):
+                data[metric_key("diversity", k)].append(value)
     return pd.DataFrame(data, index=pd.Index(list(users), name="user_id", dtype=object))
 
 

@@ -1,0 +1,126 @@
+"""The evaluation pipeline: hold-out protocol → per-user metrics → breakdowns, audit, report."""
+
+from kedro.pipeline import Node, Pipeline
+
+from tailor.pipelines.evaluation import nodes as n
+
+
+def create_pipeline(**kwargs: object) -> Pipeline:
+    p = "params:evaluation"
+    return Pipeline(
+        [
+            Node(
+                n.prepare_recommendations,
+                ["recommendations_test", "interactions_train", p],
+                "evaluation_recommendations",
+                name="prepare_recommendations",
+            ),
+            Node(
+                n.build_truth,
+                ["interactions_train", "interactions_test", "params:split", p],
+                "evaluation_truth",
+                name="build_truth",
+            ),
+            Node(
+                n.score_users,
+                [
+                    "evaluation_recommendations",
+                    "evaluation_truth",
+                    "interactions_train",
+                    "item_catalog",
+                    p,
+                ],
+                "evaluation_per_user",
+                name="score_users",
+            ),
+            Node(
+                n.assign_groups,
+                [
+                    "evaluation_per_user",
+                    "customer_features_train",
+                    "customer_segments_train",
+                    "interactions_test",
+                    p,
+                ],
+                "evaluation_user_groups",
+                name="assign_groups",
+            ),
+            Node(
+                n.summarise,
+                [
+                    "evaluation_per_user",
+                    "evaluation_recommendations",
+                    "item_catalog",
+                    p,
+                    "params:seed",
+                ],
+                "evaluation_table",
+                name="summarise",
+            ),
+            Node(
+                n.break_down,
+                ["evaluation_per_user", "evaluation_user_groups", p, "params:seed"],
+                "evaluation_breakdowns",
+                name="break_down",
+            ),
+            Node(
+                n.audit_fairness,
+                [
+                    "evaluation_per_user",
+                    "evaluation_user_groups",
+                    "evaluation_recommendations",
+                    "evaluation_truth",
+                    "interactions_train",
+                    "item_catalog",
+                    p,
+                ],
+                [
+                    "evaluation_quality_gaps",
+                    "evaluation_exposure",
+                    "evaluation_popularity_bias",
+                    "evaluation_category_parity",
+                    "evaluation_tags",
+                ],
+                name="audit_fairness",
+            ),
+            Node(
+                n.write_report,
+                [
+                    "evaluation_table",
+                    "evaluation_breakdowns",
+                    "evaluation_quality_gaps",
+                    "evaluation_popularity_bias",
+                    "evaluation_category_parity",
+                    "evaluation_tags",
+                    "params:split",
+                    p,
+                ],
+                "evaluation_report",
+                name="write_report",
+            ),
+            Node(
+                n.make_plots,
+                ["evaluation_table", "evaluation_breakdowns", "evaluation_exposure", p],
+                [
+                    "evaluation_metric_curves_plot",
+                    "evaluation_group_bars_plot",
+                    "evaluation_popularity_bias_plot",
+                ],
+                name="make_plots",
+            ),
+            Node(
+                n.mlflow_metrics,
+                [
+                    "evaluation_table",
+                    "evaluation_breakdowns",
+                    "evaluation_quality_gaps",
+                    "evaluation_popularity_bias",
+                    "evaluation_category_parity",
+                    p,
+                ],
+                "evaluation_metrics",
+                name="mlflow_metrics",
+            ),
+        ],
+        tags="evaluation",
+    )

@@ -1,0 +1,90 @@
+"""The evaluation pipeline on an in-memory catalog, and its MLflow outputs."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+from matplotlib.figure import Figure
+
+from tailor.evaluation.mlflow_tags import MlflowTagsDataset
+from tailor.pipelines.evaluation import create_pipeline
+from tailor.pipelines.evaluation.nodes import slug
+
+
+class KeptMemoryDataset(MemoryDataset):
+    """The runner releases intermediate data after use; the test reads it afterwards."""
+
+    def _release(self) -> None:
+        pass
+
+
+def test_pipeline_runs_end_to_end_in_memory(world, eval_params) -> None:
+    feeds = {
+        "recommendations_test": world["recs"],
+        "interactions_train": world["train"],
+        "interactions_test": world["test"],
+        "item_catalog": world["catalog"],
+        "customer_features_train": world["features"],
+        "customer_segments_train": world["segments"],
+        "params:evaluation": eval_params,
+        "params:split": {"cutoff": "2023-10-01"},
+        "params:seed": 42,
+    }
+    pipeline = create_pipeline()
+    catalog = DataCatalog({name: MemoryDataset(value) for name, value in feeds.items()})
+    for name in pipeline.all_outputs():
+        catalog[name] = KeptMemoryDataset()
+    SequentialRunner().run(pipeline, catalog)
+
+    table = catalog.load("evaluation_table").set_index("candidate")
+    assert list(table.index) == ["oracle", "popular", "served"]
+    assert table.loc["oracle", "ndcg_at_10"] == pytest.approx(1.0)
+    assert table.loc["popular", "ndcg_at_10"] < table.loc["served", "ndcg_at_10"] < 1.0
+    for cand in table.index:
+        low, high = table.loc[cand, ["ndcg_at_10_ci_low", "ndcg_at_10_ci_high"]]
+        assert low <= table.loc[cand, "ndcg_at_10"] <= high
+
+    # served = oracle for UK users, popularity elsewhere: the audit must find that gap
+    gaps = catalog.load("evaluation_quality_gaps").set_index(["candidate", "grouping"])
+    served_country = gaps.loc[("served", "country_group")]
+    assert served_country["best_group"] == "United Kingdom"
+    assert served_country["gap"] > 0.5
+    assert gaps.loc[("oracle", "country_group"), "gap"] == pytest.approx(0.0)
+    tags = catalog.load("evaluation_tags")
+    assert tags["fairness.flagged"] == "true" and "country_group" in tags["fairness.flags"]
+
+    metrics = catalog.load("evaluation_metrics")
+    assert metrics["test/ndcg_at_10"]["value"] == pytest.approx(table.loc["served", "ndcg_at_10"])
+    assert metrics["test/popular/recall_at_20"]["value"] == pytest.approx(
+        table.loc["popular", "recall_at_20"]
+    )
+    assert "test/served/ndcg_at_10" not in metrics
+    assert metrics["eval/country_group/united_kingdom/recall_at_10"]["value"] == pytest.approx(1.0)
+    assert metrics["eval/fairness/country_group/recall_at_10_gap"]["value"] > 0.5
+    assert all(set(v) == {"value", "step"} for v in metrics.values())
+
+    report = catalog.load("evaluation_report")
+    assert "| served | 59 |" in report and "95% CI" in report
+    assert all(
+        isinstance(catalog.load(f"evaluation_{p}_plot"), Figure)
+        for p in ("metric_curves", "group_bars", "popularity_bias")
+    )
+
+
+def test_slug_makes_metric_safe_group_names() -> None:
+    assert slug("High-Value Loyalists") == "high-value_loyalists"
+    assert slug("<25") == "lt25" and slug("65+") == "65plus"
+    assert slug("rest of Europe") == "rest_of_europe"
+
+
+def test_tags_dataset_writes_json_without_a_run(tmp_path) -> None:
+    """Setting the tags on a live run is checked by the end-to-end kedro run."""
+    assert mlflow.active_run() is None
+    dataset = MlflowTagsDataset(filepath=str(tmp_path / "out" / "tags.json"))
+    dataset.save({"fairness.flagged": "true", "n": 3})
+    assert json.loads((tmp_path / "out" / "tags.json").read_text())["n"] == "3"
+    assert dataset.load() == {"fairness.flagged": "true", "n": "3"}
