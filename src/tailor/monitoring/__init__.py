@@ -1,0 +1,1 @@
+"""Monitoring: drift and data quality with Evidently, and the retrain signal."""
