@@ -11,8 +11,11 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export BENTOML_DO_NOT_TRACK := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
+# The BentoML model store and bentos live in the project (gitignored), not in ~/bentoml.
+export BENTOML_HOME ?= $(CURDIR)/bentoml_home
+REDIS_PORT ?= 6390
 
-.PHONY: venv run test lint lock serve mlflow-ui bench clean
+.PHONY: venv run test lint lock serve mlflow-ui bench clean package redis
 
 venv: $(STAMP)
 
@@ -40,8 +43,20 @@ lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
+# Trained artefacts -> versioned BentoML models (ENV=synthetic for the synthetic outputs).
+package: venv
+	$(BIN)/python -m tailor.serving.package $(if $(ENV),--env $(ENV))
+
+# The service from bentofile.yaml, on the latest packaged models (run `make package` first).
 serve: venv
-	$(BIN)/bentoml serve
+	$(BIN)/bentoml serve --host 127.0.0.1 --port 3000
+
+# A real redis-server on loopback for the Redis profile store and its tests (Debian package;
+# installs it if missing, which needs root). Then: export TAILOR_REDIS_URL=redis://127.0.0.1:6390/0
+redis:
+	command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+	redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) \
+	  --bind 127.0.0.1 --daemonize yes --save "" --appendonly yes --appendfsync always --dir /tmp
 
 mlflow-ui: venv
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
