@@ -1,0 +1,1 @@
+"""Demand forecasting, next-purchase timing and replenishment (the `forecasting` pipeline)."""

@@ -1,0 +1,53 @@
+"""Baselines on the trading-weekday series: weekly seasonal naive, AutoETS, AutoARIMA.
+
+statsforecast models need a regular series, so closed weekdays (Saturdays on the default
+data) are removed, leaving a season of the remaining weekdays (6), and irregular closures on
+open weekdays (holidays, the Christmas break) are imputed with the same weekday's previous
+trading value. Forecasts are mapped back to calendar days; closed days get 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive
+
+from tailor.forecasting.calendar import ShopCalendar
+
+BASELINES = ("seasonal_naive", "autoets", "autoarima")
+
+
+def open_weekday_series(history: pd.DataFrame, calendar: ShopCalendar) -> pd.Series:
+    """The history on regular trading weekdays, irregular closures imputed."""
+    h = history[~pd.DatetimeIndex(history["date"]).dayofweek.isin(list(calendar.closed_weekdays))]
+    y = h["y"].where(h["trading"].to_numpy(dtype=bool))
+    weekday = pd.DatetimeIndex(h["date"]).dayofweek
+    y = y.groupby(weekday).transform(lambda s: s.ffill().bfill())
+    return pd.Series(y.fillna(0.0).to_numpy(dtype=float), index=pd.DatetimeIndex(h["date"]))
+
+
+def baseline_forecast(
+    model: str,
+    history: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    calendar: ShopCalendar,
+    level: int,
+) -> pd.DataFrame:
+    """Forecast ``dates`` (the days right after ``history``) with one baseline."""
+    season = 7 - len(calendar.closed_weekdays)
+    y = open_weekday_series(history, calendar)
+    regular = ~pd.Series(dates.dayofweek.isin(list(calendar.closed_weekdays)), index=dates)
+    h = int(regular.sum())
+    impl = {
+        "seasonal_naive": lambda: SeasonalNaive(season_length=season),
+        "autoets": lambda: AutoETS(season_length=season, model="ZZZ"),
+        "autoarima": lambda: AutoARIMA(season_length=season),
+    }[model]()
+    fc = impl.forecast(y=y.to_numpy(), h=h, level=[level])
+    out = pd.DataFrame(0.0, index=dates, columns=["yhat", "yhat_lower", "yhat_upper"])
+    on = regular.to_numpy()
+    out.loc[on, "yhat"] = np.asarray(fc["mean"], dtype=float)
+    out.loc[on, "yhat_lower"] = np.asarray(fc[f"lo-{level}"], dtype=float)
+    out.loc[on, "yhat_upper"] = np.asarray(fc[f"hi-{level}"], dtype=float)
+    out.loc[~calendar.is_open(dates).to_numpy()] = 0.0
+    return out.clip(lower=0.0)
