@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv run test lint lock serve mlflow-ui bench clean package redis
+.PHONY: venv run test lint lock serve mlflow-ui bench clean package redis monitoring-ui retrain-if-needed
 
 venv: $(STAMP)
 
@@ -62,6 +62,14 @@ mlflow-ui: venv
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
 # Every benchmark; each rewrites its own section of bench/RESULTS.md.
+# Evidently report history written by `kedro run --pipeline monitoring`.
+monitoring-ui: venv
+	$(BIN)/evidently ui --workspace evidently_workspace --host 127.0.0.1 --port 8000
+
+# Monitoring, then the training pipelines if the retrain signal is set (KEDRO_ENV=synthetic).
+retrain-if-needed: venv
+	$(BIN)/python -m tailor.monitoring.retrain_loop $(if $(KEDRO_ENV),--env $(KEDRO_ENV))
+
 bench: venv
 	set -e; for script in bench/bench_*.py; do $(BIN)/python $$script; done
 
