@@ -61,7 +61,6 @@ redis:
 mlflow-ui: venv
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
-# Every benchmark; each rewrites its own section of bench/RESULTS.md.
 # Evidently report history written by `kedro run --pipeline monitoring`.
 monitoring-ui: venv
 	$(BIN)/evidently ui --workspace evidently_workspace --host 127.0.0.1 --port 8000
@@ -70,6 +69,7 @@ monitoring-ui: venv
 retrain-if-needed: venv
 	$(BIN)/python -m tailor.monitoring.retrain_loop $(if $(KEDRO_ENV),--env $(KEDRO_ENV))
 
+# Every benchmark; each rewrites its own section of bench/RESULTS.md.
 bench: venv
 	set -e; for script in bench/bench_*.py; do $(BIN)/python $$script; done
 
