@@ -6,8 +6,6 @@ exercise the same code through real HTTP.
 
 from __future__ import annotations
 
-import re
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -15,8 +13,8 @@ import numpy as np
 
 from tailor.serving import bandit, strategies
 from tailor.serving.artefacts import ANONYMOUS_SEGMENT, NEW_SEGMENT, ServingData
+from tailor.serving.request_ids import BadRequest, make_request_id, parse_request_id, slug
 from tailor.serving.schemas import (
-    STRATEGIES,
     EventRequest,
     EventResponse,
     FeedbackRequest,
@@ -28,30 +26,8 @@ from tailor.serving.schemas import (
     SegmentResponse,
     SimilarResponse,
 )
-from tailor.serving.store import Event, Feedback, ProfileStore, user_hash
+from tailor.serving.store import Event, Feedback, ProfileStore
 from tailor.serving.strategies import LiveProfile, Scored
-
-
-class BadRequest(ValueError):
-    """A request that is well-formed but not acceptable (answered with 4xx)."""
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:20] or "x"
-
-
-def make_request_id(user_id: str, strategy: str, segment: str) -> str:
-    """``r<rand>.<user hash>.<strategy>.<segment slug>``: feedback needs no request log."""
-    return f"r{secrets.token_hex(5)}.{user_hash(user_id)[:8]}.{strategy}.{_slug(segment)}"
-
-
-def parse_request_id(request_id: str, user_id: str) -> tuple[str, str]:
-    parts = request_id.split(".")
-    if len(parts) != 4 or parts[2] not in STRATEGIES:
-        raise BadRequest("request_id: not a request id issued by /recommend")
-    if parts[1] != user_hash(user_id)[:8]:
-        raise BadRequest("request_id: issued for another user_id")
-    return parts[2], parts[3]
 
 
 @dataclass
@@ -68,7 +44,7 @@ class Engine:
         self.p = data.params
         self.rng = np.random.default_rng(seed)
         self.segment_slugs = {
-            _slug(s): s for s in {u.segment for u in data.users.values()} | {NEW_SEGMENT}
+            slug(s): s for s in {u.segment for u in data.users.values()} | {NEW_SEGMENT}
         }
 
     # --- profiles -------------------------------------------------------------------------

@@ -79,15 +79,18 @@ class BodyLimitMiddleware:
     async def _send_400(self, send: Any, start: dict[str, Any], body: bytes) -> None:
         try:
             payload = json.loads(body)
+            if isinstance(payload, list) and len(payload) == 1:  # BentoML wraps some errors
+                payload = payload[0]
             detail = payload.get("detail") if isinstance(payload, dict) else None
         except ValueError:
-            detail = None
+            payload, detail = None, None
         if isinstance(detail, list) and detail:
             fields = []
             for err in detail:
                 loc = ".".join(str(p) for p in err.get("loc", [])) or "body"
                 fields.append(f"{loc}: {err.get('msg', 'invalid')}")
             payload["error"] = "invalid request: " + "; ".join(fields)
+        if isinstance(payload, dict):
             body = json.dumps(payload).encode()
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", b"%d" % len(body)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
 Strategy = Literal["model", "content", "popularity", "replenishment"]
@@ -96,6 +96,12 @@ class EventRequest(Strict):
     query: str | None = Field(None, max_length=200)
     request_id: str | None = Field(None, max_length=64, description="Recommendation shown.")
 
+    @model_validator(mode="after")
+    def _item_needed(self) -> EventRequest:
+        if self.event_type != "search" and self.item_id is None:
+            raise ValueError(f"item_id: required for event_type '{self.event_type}'")
+        return self
+
 
 class EventResponse(BaseModel):
     stored: bool
@@ -105,8 +111,17 @@ class EventResponse(BaseModel):
 
 class FeedbackRequest(Strict):
     user_id: str = Id
-    request_id: str = Field(min_length=1, max_length=64)
+    request_id: str = Field(
+        min_length=1, max_length=64, description="The request_id /recommend answered with."
+    )
     event: FeedbackEvent
+
+    @model_validator(mode="after")
+    def _issued_for_user(self) -> FeedbackRequest:
+        from tailor.serving.request_ids import parse_request_id
+
+        parse_request_id(self.request_id, self.user_id)  # ValueError names request_id
+        return self
 
 
 class FeedbackResponse(BaseModel):
