@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fairlearn.metrics import demographic_parity_difference
 
 from tailor.evaluation.bootstrap import bootstrap_mean_ci
 from tailor.evaluation.breakdowns import group_table
@@ -154,6 +155,11 @@ def test_category_parity_and_flags() -> None:
     assert by_cat.loc["mug", "parity_difference"] == pytest.approx(1 - 1 / 3)
     assert by_cat.loc["card", "parity_difference"] == pytest.approx(0.0)
     assert by_cat.loc["mug", "lowest_group"] == "B"
+    # the same number as fairlearn's demographic parity difference
+    got_mug = [1, 1, 1, 1, 0, 0]
+    assert by_cat.loc["mug", "parity_difference"] == pytest.approx(
+        demographic_parity_difference(got_mug, got_mug, sensitive_features=groups["g"].to_numpy())
+    )
 
     gaps = pd.DataFrame(
         [
