@@ -167,3 +167,14 @@ def test_intra_list_diversity_from_text() -> None:
     assert frame.loc["u", "novelty_at_2"] == pytest.approx(2.0)
     assert frame.loc["u", "diversity_at_2"] == pytest.approx(1.0)
     assert math.isnan(frame.loc["v", "diversity_at_2"])
+
+
+def test_diversity_at_several_k_skips_unknown_items() -> None:
+    sim = ItemSimilarity(["a", "b", "c"], np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    # 'zz' has no vector: the top 2 holds one known item (NaN), the top 3 two (a, b: identical)
+    got = sim.diversity_at_ks(["a", "zz", "b", "c"], [1, 2, 3, 4])
+    assert math.isnan(got[0]) and math.isnan(got[1])
+    assert got[2] == pytest.approx(0.0)
+    # a, b, c: pairs (a,b)=1, (a,c)=0, (b,c)=0
+    assert got[3] == pytest.approx(2 / 3)
+    assert sim.diversity_at_ks([], [5]) == [pytest.approx(float("nan"), nan_ok=True)]
