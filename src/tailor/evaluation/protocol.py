@@ -3,7 +3,8 @@
 Truth: items a user bought in the test window that they had not bought in train. Lists:
 train items are removed (the recommender should already have done so; any left are
 counted and logged, and the list closes up). Population: test users with at least one
-relevant item; a user without a list counts with zeros.
+relevant item (by default those known at the cutoff, see ``holdout_truth``); a user in
+the population without a list counts with zeros.
 """
 
 from __future__ import annotations
@@ -52,16 +53,35 @@ def drop_train_items(recs: pd.DataFrame, train: pd.DataFrame, max_k: int) -> pd.
     return kept[kept["rank"] <= max_k].reset_index(drop=True)
 
 
+POPULATIONS = ("train_users", "all_test_users")
+
+
 def holdout_truth(
-    train: pd.DataFrame, test: pd.DataFrame, cutoff: str, window_days: int
-) -> pd.DataFrame:
-    """Relevant (user, item) pairs with ``in_window``: bought within ``window_days`` of cutoff."""
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    cutoff: str,
+    window_days: int,
+    population: str = "train_users",
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Relevant (user, item) pairs with ``in_window`` (first bought within ``window_days``).
+
+    ``population``: ``train_users`` evaluates customers known at the cutoff (the ones every
+    candidate can score; the recommender's own numbers use the same population), while
+    ``all_test_users`` also keeps customers first seen in the test window, who then count
+    with zeros unless a candidate lists them. Returns the truth and the population counts.
+    """
+    if population not in POPULATIONS:
+        raise ValueError(f"population must be one of {POPULATIONS}, got {population!r}")
     first = (
         test.assign(user_id=test["user_id"].astype(str), item_id=test["item_id"].astype(str))
         .groupby(["user_id", "item_id"], as_index=False)["ts"]
         .min()
     )
     relevant = relevant_sets(first, train)
+    known = set(train["user_id"].astype(str))
+    new_users = {u for u in relevant if u not in known}
+    if population == "train_users":
+        relevant = {u: items for u, items in relevant.items() if u in known}
     pairs = pd.DataFrame(
         [(u, i) for u, items in relevant.items() for i in sorted(items)],
         columns=["user_id", "item_id"],
@@ -69,7 +89,17 @@ def holdout_truth(
     truth = pairs.merge(first, on=["user_id", "item_id"], how="left")
     horizon = pd.Timestamp(cutoff) + pd.Timedelta(days=window_days)
     truth["in_window"] = truth["ts"] <= horizon
-    return truth.rename(columns={"ts": "first_ts"}).sort_values(["user_id", "item_id"])
+    counts = {
+        "test_buyers": int(first["user_id"].nunique()),
+        "evaluated": len(relevant),
+        "new_in_test": len(new_users),
+        "new_excluded": len(new_users) if population == "train_users" else 0,
+        "only_rebought": int(first["user_id"].nunique())
+        - len(relevant)
+        - (len(new_users) if population == "train_users" else 0),
+    }
+    truth = truth.rename(columns={"ts": "first_ts"}).sort_values(["user_id", "item_id"])
+    return truth.reset_index(drop=True), counts
 
 
 def truth_sets(truth: pd.DataFrame, window_only: bool = False) -> dict[str, set[str]]:

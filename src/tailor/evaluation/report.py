@@ -76,7 +76,10 @@ def evaluation_markdown(
         "",
         f"Train ≤ {protocol['cutoff']} < test. Truth: items bought in the test window that the "
         "user had not bought in train (train items are also removed from every list). "
-        f"Averaged over the **{n_users:,} test users with ≥1 relevant item**. "
+        f"Averaged over the **{n_users:,} test users with ≥1 relevant item** "
+        f"(population `{protocol['population']}`; of {protocol['test_buyers']:,} test buyers, "
+        f"{protocol['new_excluded']:,} first seen after the cutoff are not evaluated here and "
+        f"{protocol['only_rebought']:,} only re-bought train items). "
         f"95% percentile bootstrap over users ({protocol['n_resamples']} resamples). "
         f"conv@{k}: bought a recommended item within {protocol['window_days']} days of the "
         f"cutoff (conversion proxy); HR@{k} is the click-through proxy. Candidate `{served}` "

@@ -66,6 +66,8 @@ def test_pipeline_runs_end_to_end_in_memory(world, eval_params) -> None:
     assert metrics["eval/country_group/united_kingdom/recall_at_10"]["value"] == pytest.approx(1.0)
     assert metrics["eval/fairness/country_group/recall_at_10_gap"]["value"] > 0.5
     assert all(set(v) == {"value", "step"} for v in metrics.values())
+    assert metrics["eval/protocol/evaluated"]["value"] == 59
+    assert metrics["eval/protocol/only_rebought"]["value"] == 1  # u59
 
     report = catalog.load("evaluation_report")
     assert "| served | 59 |" in report and "95% CI" in report

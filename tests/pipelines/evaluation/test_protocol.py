@@ -31,21 +31,34 @@ def test_train_items_leave_the_lists_and_ranks_close_up() -> None:
 
 def test_truth_excludes_train_items_and_flags_the_window() -> None:
     ts = pd.Timestamp("2023-10-01")
-    train = pd.DataFrame({"user_id": ["u", "v"], "item_id": ["a", "a"]})
+    train = pd.DataFrame({"user_id": ["u", "v", "w"], "item_id": ["a", "a", "z"]})
     test = pd.DataFrame(
         {
-            "user_id": ["u", "u", "u", "v", "w"],
-            "item_id": ["a", "b", "b", "a", "c"],
-            "ts": [ts + pd.Timedelta(days=d) for d in (1, 40, 3, 2, 50)],
+            "user_id": ["u", "u", "u", "v", "w", "n"],
+            "item_id": ["a", "b", "b", "a", "c", "c"],
+            "ts": [ts + pd.Timedelta(days=d) for d in (1, 40, 3, 2, 50, 5)],
         }
     )
-    truth = holdout_truth(train, test, "2023-10-01", window_days=30)
-    # v only re-bought a train item: not evaluated; u's b first bought on day 3 (in window)
+    truth, counts = holdout_truth(train, test, "2023-10-01", window_days=30)
+    # v only re-bought a train item; n is new in test: neither is evaluated by default.
+    # u's b was first bought on day 3 (in the window), w's c on day 50 (after it)
     assert truth[["user_id", "item_id", "in_window"]].values.tolist() == [
         ["u", "b", True],
         ["w", "c", False],
     ]
     assert truth_sets(truth, window_only=True) == {"u": {"b"}}
+    assert counts == {
+        "test_buyers": 4,
+        "evaluated": 2,
+        "new_in_test": 1,
+        "new_excluded": 1,
+        "only_rebought": 1,
+    }
+    everyone, counts_all = holdout_truth(train, test, "2023-10-01", 30, "all_test_users")
+    assert set(everyone["user_id"]) == {"u", "w", "n"}
+    assert counts_all["evaluated"] == 3 and counts_all["new_excluded"] == 0
+    with pytest.raises(ValueError, match="population"):
+        holdout_truth(train, test, "2023-10-01", 30, "everyone")
 
 
 def test_conversion_proxy_counts_in_window_hits_only() -> None:
@@ -56,7 +69,7 @@ def test_conversion_proxy_counts_in_window_hits_only() -> None:
 
 def test_per_user_table_agrees_with_ranking_metrics(world, eval_params) -> None:
     recs = drop_train_items(world["recs"], world["train"], 20)
-    truth = holdout_truth(world["train"], world["test"], "2023-10-01", 30)
+    truth, _ = holdout_truth(world["train"], world["test"], "2023-10-01", 30)
     table = per_user_table(recs, truth, world["train"], world["catalog"], [5, 10])
     assert set(table["candidate"]) == {"oracle", "popular", "served"}
     relevant = truth_sets(truth)

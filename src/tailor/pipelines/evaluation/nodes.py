@@ -43,17 +43,24 @@ def prepare_recommendations(
 
 def build_truth(
     train: pd.DataFrame, test: pd.DataFrame, split: dict[str, Any], params: dict[str, Any]
-) -> pd.DataFrame:
-    """Relevant (user, item) pairs of the test window, flagged if inside the conversion window."""
-    truth = protocol.holdout_truth(train, test, split["cutoff"], params["conversion_window_days"])
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Relevant (user, item) pairs of the test window and who is (not) evaluated."""
+    truth, counts = protocol.holdout_truth(
+        train, test, split["cutoff"], params["conversion_window_days"], params["population"]
+    )
     log.info(
-        "hold-out truth: %d relevant pairs for %d users (%d pairs in the %d-day window)",
+        "hold-out truth: %d relevant pairs for %d users (%d pairs in the %d-day window); "
+        "%d test buyers, %d new in test (%d excluded), %d only re-bought train items",
         len(truth),
-        truth["user_id"].nunique(),
+        counts["evaluated"],
         int(truth["in_window"].sum()),
         params["conversion_window_days"],
+        counts["test_buyers"],
+        counts["new_in_test"],
+        counts["new_excluded"],
+        counts["only_rebought"],
     )
-    return truth.reset_index(drop=True)
+    return truth, counts
 
 
 def score_users(
@@ -156,6 +163,7 @@ def write_report(
     bias: pd.DataFrame,
     parity: pd.DataFrame,
     tags: dict[str, str],
+    population: dict[str, int],
     split: dict[str, Any],
     params: dict[str, Any],
 ) -> str:
@@ -175,6 +183,8 @@ def write_report(
             "cutoff": split["cutoff"],
             "n_resamples": params["bootstrap"]["n_resamples"],
             "window_days": params["conversion_window_days"],
+            "population": params["population"],
+            **population,
         },
     )
 
@@ -205,6 +215,7 @@ def mlflow_metrics(
     gaps: pd.DataFrame,
     bias: pd.DataFrame,
     parity: pd.DataFrame,
+    population: dict[str, int],
     params: dict[str, Any],
 ) -> Metrics:
     """Keys of DESIGN.md: ``test/<metric>_at_<k>`` (served), ``test/<candidate>/…`` (others),
@@ -212,7 +223,7 @@ def mlflow_metrics(
     served = params["served_candidate"]
     ci = params["ci_metric"]
     names = [*RANKING_METRICS, "coverage", "novelty", "diversity", "conversion"]
-    out: dict[str, float] = {}
+    out: dict[str, float] = {f"eval/protocol/{k}": v for k, v in population.items()}
     for row in summary.to_dict("records"):
         prefix = "test" if row["candidate"] == served else f"test/{row['candidate']}"
         out[f"{prefix}/n_users"] = row["n_users"]

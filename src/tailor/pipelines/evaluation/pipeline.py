@@ -18,7 +18,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             Node(
                 n.build_truth,
                 ["interactions_train", "interactions_test", "params:split", p],
-                "evaluation_truth",
+                ["evaluation_truth", "evaluation_population"],
                 name="build_truth",
             ),
             Node(
@@ -92,6 +92,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "evaluation_popularity_bias",
                     "evaluation_category_parity",
                     "evaluation_tags",
+                    "evaluation_population",
                     "params:split",
                     p,
                 ],
@@ -116,6 +117,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "evaluation_quality_gaps",
                     "evaluation_popularity_bias",
                     "evaluation_category_parity",
+                    "evaluation_population",
                     p,
                 ],
                 "evaluation_metrics",
