@@ -8,6 +8,7 @@ from the environment so the same bento runs anywhere: ``TAILOR_REDIS_URL`` (else
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from pathlib import Path
@@ -67,6 +68,10 @@ class Tailor:
         )
         seed = os.environ.get("TAILOR_BANDIT_SEED")
         self.engine = Engine(data, open_store(), seed=None if seed is None else int(seed))
+        # The loaded tables are long-lived: move them out of the collector's generations so a
+        # full collection never rescans them in the middle of a request.
+        gc.collect()
+        gc.freeze()
         log.info("tailor ready: models %s", self.recommender.tag)
 
     def __is_ready__(self) -> bool:

@@ -1,0 +1,1 @@
+"""Baselines for bench/bench_serving.py: the same numpy top-10 scoring behind bare servers."""
