@@ -28,7 +28,7 @@ from tailor.segmentation.clustering import (
     search_candidates,
     stable_sample,
 )
-from tailor.segmentation.features import fit_feature_space
+from tailor.segmentation.features import derive, fit_feature_space
 from tailor.segmentation.labels import name_clusters
 from tailor.segmentation.rules import assign_rule_segments, describe_rules
 from tailor.segmentation.stability import compare
@@ -73,7 +73,9 @@ def fit_segmentation(
         log.info("segmentation: %s", explain_choice(ranked, float(cp["max_noise_share"])))
         best = ranked.iloc[0]
         model, assigned = _fit(features, params, seed, str(best["algorithm"]), float(best["value"]))
-    names = name_clusters(features, assigned, model.space.columns)
+    derived = derive(features, model.space.expressions)
+    named = features.join(derived[[c for c in derived if c not in features]])
+    names = name_clusters(named, assigned, model.space.columns)
     model.labels = [names[c] for c in range(model.n_clusters)]
     model.scores = {
         k: float(best[k]) for k in ("n_clusters", "silhouette", "davies_bouldin", "noise_share")

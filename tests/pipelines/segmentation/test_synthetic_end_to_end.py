@@ -1,0 +1,77 @@
+"""`kedro run --pipeline segmentation` on the synthetic storefront recovers planted segments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from tests.conftest import run_kedro
+
+SNAPSHOTS = ("val", "train", "serving")
+
+
+@pytest.fixture(scope="module")
+def segmented(synthetic_project: Path) -> Path:
+    run_kedro(
+        synthetic_project,
+        "--env", "synthetic", "--pipeline", "segmentation", "--params", "synthetic_users=300",
+    )  # fmt: skip
+    return synthetic_project / "data" / "synthetic"
+
+
+def truth(project: Path, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
+    """The planted truth through the synthetic catalog (no session: other pipelines stay out)."""
+    from kedro.config import OmegaConfigLoader
+    from kedro.io import DataCatalog
+
+    monkeypatch.chdir(project)  # the catalog's paths are relative to the project
+    loader = OmegaConfigLoader(
+        str(project / "conf"),
+        base_env="base",
+        default_run_env="synthetic",
+        runtime_params={"synthetic_users": 300},
+    )
+    return DataCatalog.from_config(loader["catalog"]).load("synthetic_truth")
+
+
+@pytest.mark.e2e
+def test_clusters_recover_planted_segments(
+    segmented: Path, synthetic_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted = truth(synthetic_project, monkeypatch).set_index("user_id")["segment"]
+    for when in ("train", "serving"):
+        seg = pd.read_parquet(segmented / "07_model_output" / f"customer_segments_{when}.parquet")
+        score = adjusted_rand_score(planted.loc[seg["user_id"]], seg["cluster_id"])
+        assert score >= 0.8, f"{when}: ARI {score:.3f} against the planted segments"
+
+
+@pytest.mark.e2e
+def test_segment_tables_follow_the_contract(segmented: Path) -> None:
+    for when in SNAPSHOTS:
+        seg = pd.read_parquet(segmented / "07_model_output" / f"customer_segments_{when}.parquet")
+        feats = pd.read_parquet(segmented / "04_feature" / f"customer_features_{when}.parquet")
+        assert list(seg.columns) == ["user_id", "cluster_id", "cluster_label", "rule_segment"]
+        assert seg["cluster_id"].dtype == "int64"
+        assert sorted(seg["user_id"]) == sorted(feats["user_id"].astype(str))
+        assert seg["rule_segment"].notna().all() and seg["cluster_label"].notna().all()
+    # the storefront has a clickstream, so the event rules take part
+    rules = pd.read_csv(segmented / "08_reporting" / "segment_rules.csv")
+    assert {"Cart Abandoners", "Browsers-not-Buyers"} <= set(rules["segment"])
+
+
+@pytest.mark.e2e
+def test_reports_and_scores_are_written(segmented: Path) -> None:
+    reporting = segmented / "08_reporting"
+    for png in ("segment_sizes.png", "segment_rfm.png", "segmentation_candidates.png"):
+        assert (reporting / png).stat().st_size > 10_000
+    candidates = pd.read_csv(reporting / "segmentation_candidates.csv")
+    assert candidates["chosen"].sum() == 1
+    assert set(candidates["algorithm"]) == {"kmeans", "ward", "dbscan"}
+    assert candidates.loc[candidates["chosen"], "n_clusters"].between(4, 8).all()
+    profiles = pd.read_csv(reporting / "segment_profiles.csv")
+    clusters = profiles[profiles["grouping"] == "cluster"]
+    assert clusters["share"].sum() == pytest.approx(1.0, abs=1e-3)
+    assert clusters["top_items"].str.len().gt(0).all()
