@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@+\-]+$")
 Strategy = Literal["model", "content", "popularity", "replenishment"]
 STRATEGIES: tuple[str, ...] = ("model", "content", "popularity", "replenishment")
 EventType = Literal["view", "add_to_cart", "purchase", "search"]
