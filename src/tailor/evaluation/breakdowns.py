@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from tailor.evaluation.bootstrap import bootstrap_mean_ci
+from tailor.evaluation.groups import group_sort_key
 from tailor.metrics import coverage, lists_from_frame, metric_key
 
 ID_COLUMNS = ("candidate", "user_id")
@@ -74,4 +75,13 @@ def group_table(
                     f"{ci_metric}_ci_high": high,
                 }
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    order = {grouping: i for i, grouping in enumerate(groups.columns)}
+    keys = [
+        (row.candidate, order[row.grouping], group_sort_key(row.grouping, str(row.group)))
+        for row in table.itertuples()
+    ]
+    ranked = sorted(range(len(table)), key=keys.__getitem__)
+    return table.iloc[ranked].reset_index(drop=True)

@@ -47,6 +47,22 @@ def activity(orders: pd.Series, heavy_min_orders: int) -> pd.Series:
     return pd.Series(out, index=orders.index)
 
 
+ACTIVITY_ORDER = ("new", "cold", "warm", "heavy")
+
+
+def group_sort_key(grouping: str, group: str) -> tuple[int, float, str]:
+    """Natural order for reports: activity by level, age bands by age, unknown last."""
+    if group == UNKNOWN:
+        return (2, 0.0, group)
+    if grouping == "activity" and group in ACTIVITY_ORDER:
+        return (0, float(ACTIVITY_ORDER.index(group)), group)
+    if grouping == "age_band":
+        digits = "".join(ch if ch.isdigit() or ch == "." else " " for ch in group).split()
+        low = -1.0 if group.startswith("<") else float(digits[0]) if digits else 0.0
+        return (0, low, group)
+    return (1, 0.0, group)
+
+
 def user_groups(
     users: Sequence[str],
     features: pd.DataFrame,

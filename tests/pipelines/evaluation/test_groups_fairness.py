@@ -190,3 +190,23 @@ def test_category_parity_and_flags() -> None:
         {**THRESHOLDS, "max_top_bin_ratio": 1.0, "max_category_parity_diff": 0.7},
     )
     assert strict["fairness.flagged"] == "true" and "popularity" in strict["fairness.flags"]
+
+
+def test_report_order_of_groups() -> None:
+    from tailor.evaluation.groups import group_sort_key
+
+    bands = ["65+", "unknown", "25-34", "<25", "35-49"]
+    assert sorted(bands, key=lambda g: group_sort_key("age_band", g)) == [
+        "<25",
+        "25-34",
+        "35-49",
+        "65+",
+        "unknown",
+    ]
+    levels = ["warm", "heavy", "cold", "new"]
+    assert sorted(levels, key=lambda g: group_sort_key("activity", g)) == [
+        "new",
+        "cold",
+        "warm",
+        "heavy",
+    ]
