@@ -122,7 +122,7 @@ def test_segment_and_next_purchase(
     user = known_users[0]
     seg = server.ok("/segment", {"user_id": user})
     assert seg["known"] and seg["segment"]
-    segments = serving_project / "data/synthetic/04_feature/customer_segments_serving.parquet"
+    segments = serving_project / "data/synthetic/07_model_output/customer_segments_serving.parquet"
     if segments.exists():
         table = pd.read_parquet(segments).astype({"user_id": str}).set_index("user_id")
         assert seg["rule_segment"] == table.loc[user, "rule_segment"]
