@@ -40,29 +40,54 @@ def _discounts(k: int) -> np.ndarray:
     return 1.0 / np.log2(np.arange(2, k + 2))
 
 
-def user_metrics_at_k(recommended: Sequence[str], relevant: set[str], k: int) -> dict[str, float]:
-    """Precision, recall, AP, NDCG and hit of one user's list at ``k`` (``relevant`` non-empty)."""
+def hit_matrix(
+    recommended: Mapping[str, Sequence[str]],
+    relevant: Mapping[str, set[str]],
+    users: Sequence[str],
+    max_k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(hits, n_relevant)``: hits[u, r] is True when user u's de-duplicated rank r+1 is
+    relevant (empty slots are False); every metric at every K <= ``max_k`` derives from it."""
+    hits = np.zeros((len(users), max_k), dtype=bool)
+    n_rel = np.zeros(len(users), dtype=float)
+    for row, user in enumerate(users):
+        rel = relevant[user]
+        n_rel[row] = len(rel)
+        top = dedupe(recommended.get(user, ()))[:max_k]
+        hits[row, : len(top)] = [item in rel for item in top]
+    return hits, n_rel
+
+
+def metrics_from_hits(hits: np.ndarray, n_rel: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Per-user precision, recall, AP, NDCG and hit at ``k`` (the definitions of this module)."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if not relevant:
+    if (n_rel < 1).any():
         raise ValueError("a user without relevant items is not evaluated")
-    top = dedupe(recommended)[:k]
-    hits = np.fromiter((item in relevant for item in top), dtype=bool, count=len(top))
-    n_hits = int(hits.sum())
+    h = np.zeros((hits.shape[0], k), dtype=float)
+    width = min(k, hits.shape[1])
+    h[:, :width] = hits[:, :width]
+    n_hits = h.sum(axis=1)
     disc = _discounts(k)
-    ideal = min(len(relevant), k)
-    dcg = float(disc[: len(top)][hits].sum())
-    idcg = float(disc[:ideal].sum())
-    # AP@K: mean of precision@i over the ranks i of hits, normalised by min(|relevant|, K).
-    ranks = np.flatnonzero(hits) + 1
-    ap = float((np.arange(1, n_hits + 1) / ranks).sum()) / ideal if n_hits else 0.0
+    ideal = np.minimum(n_rel, k)
+    idcg = np.cumsum(disc)[ideal.astype(int) - 1]
+    # AP@K: mean of precision@i over the ranks i of hits, normalised by min(|relevant|, K)
+    precision_at_i = np.cumsum(h, axis=1) / np.arange(1, k + 1)
     return {
         "precision": n_hits / k,
-        "recall": n_hits / len(relevant),
-        "map": ap,
-        "ndcg": dcg / idcg,
-        "hit_rate": float(n_hits > 0),
+        "recall": n_hits / n_rel,
+        "map": (precision_at_i * h).sum(axis=1) / ideal,
+        "ndcg": (h * disc).sum(axis=1) / idcg,
+        "hit_rate": (n_hits > 0).astype(float),
     }
+
+
+def user_metrics_at_k(recommended: Sequence[str], relevant: set[str], k: int) -> dict[str, float]:
+    """Precision, recall, AP, NDCG and hit of one user's list at ``k`` (``relevant`` non-empty)."""
+    if not relevant:
+        raise ValueError("a user without relevant items is not evaluated")
+    hits, n_rel = hit_matrix({"u": recommended}, {"u": relevant}, ["u"], max(k, 1))
+    return {m: float(v[0]) for m, v in metrics_from_hits(hits, n_rel, k).items()}
 
 
 def evaluated_users(relevant: Mapping[str, set[str]]) -> list[str]:
@@ -81,20 +106,12 @@ def per_user_ranking_metrics(
     breakdowns, so every breakdown averages exactly the same per-user numbers.
     """
     users = evaluated_users(relevant)
-    columns = [metric_key(m, k) for k in ks for m in RANKING_METRICS]
-    rows = []
-    for user in users:
-        recs = recommended.get(user, [])
-        row: list[float] = []
-        for k in ks:
-            values = user_metrics_at_k(recs, relevant[user], k)
-            row.extend(values[m] for m in RANKING_METRICS)
-        rows.append(row)
-    return pd.DataFrame(
-        np.array(rows, dtype=float).reshape(len(users), len(columns)),
-        index=pd.Index(users, name="user_id", dtype=object),
-        columns=columns,
-    )
+    hits, n_rel = hit_matrix(recommended, relevant, users, max(ks))
+    data = {}
+    for k in ks:
+        values = metrics_from_hits(hits, n_rel, k)
+        data.update({metric_key(m, k): values[m] for m in RANKING_METRICS})
+    return pd.DataFrame(data, index=pd.Index(users, name="user_id", dtype=object), dtype=float)
 
 
 def coverage(recommended: Mapping[str, Sequence[str]], k: int, n_items: int) -> float:
