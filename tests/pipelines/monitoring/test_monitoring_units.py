@@ -172,3 +172,54 @@ def test_prediction_drift_skips_cleanly_without_recommendations(caplog) -> None:
     )
     assert "skipped" in summary and table.empty and dumps == {}
     assert "prediction drift skipped" in caplog.text and "skipped" in js and "skipped" in html
+
+
+def _recs_and_lines(n: int, seed: int, score_shift: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Served top-3 lists for ``n`` users in each of two windows; current scores shifted."""
+    rng = np.random.default_rng(seed)
+    rows, lines = [], []
+    for window, shift in (("ref", 0.0), ("cur", score_shift)):
+        for u in range(n):
+            user = f"{window}{u}"
+            lines.append({"user_id": user, "item_id": f"i{rng.integers(30)}"})
+            for rank in (1, 2, 3):
+                rows.append(
+                    {
+                        "candidate": "served",
+                        "user_id": user,
+                        "rank": rank,
+                        "item_id": f"i{rng.integers(30)}",
+                        "score": rng.normal(1.0 + shift, 0.3) / rank,
+                    }
+                )
+    recs, lines_df = pd.DataFrame(rows), pd.DataFrame(lines)
+    is_ref = lines_df["user_id"].str.startswith("ref")
+    return recs, lines_df[is_ref], lines_df[~is_ref]
+
+
+def test_prediction_drift_flags_a_score_shift(monitoring_params) -> None:
+    params = {
+        **monitoring_params,
+        "drift": {**monitoring_params["drift"], "calibration": {"n_splits": 10}},
+    }
+    recs, ref_lines, cur_lines = _recs_and_lines(400, 1, score_shift=0.5)
+    html, js, table, dumps, summary = prediction_drift(recs, ref_lines, cur_lines, params)
+    assert "top_score" in summary["columns"] and summary["count"] >= 1
+    assert set(table["column"]) == {"top_score", "item_popularity"}
+    assert "prediction_drift" in dumps and "ValueDrift" in js and "<html" in html.lower()
+    recs, ref_lines, cur_lines = _recs_and_lines(400, 2, score_shift=0.0)
+    *_, quiet = prediction_drift(recs, ref_lines, cur_lines, params)
+    assert "top_score" not in quiet["columns"]
+
+
+def test_retrain_decision_row_promotion() -> None:
+    from tailor.monitoring.retrain_loop import decide
+
+    record = {"retrain_recommended": True, "reasons": ["x"], "windows": {"reference": "a"}}
+    before = {"version": "3", "val": 0.1}
+    promoted = decide(record, before, {"version": "4", "val": 0.2}, 0.2)
+    assert promoted["promoted"] and promoted["new_val_metric"] == 0.2
+    kept = decide(record, before, {"version": "3", "val": 0.1}, 0.05)
+    assert not kept["promoted"] and kept["retrained"]
+    quiet = decide({**record, "retrain_recommended": False}, before, before, None)
+    assert not quiet["retrained"] and not quiet["promoted"] and quiet["new_val_metric"] is None
