@@ -28,7 +28,7 @@ from tailor.segmentation.clustering import (
     search_candidates,
     stable_sample,
 )
-from tailor.segmentation.features import derive, fit_feature_space
+from tailor.segmentation.features import FeatureSpace, derive, fit_feature_space
 from tailor.segmentation.labels import name_clusters
 from tailor.segmentation.rules import assign_rule_segments, describe_rules
 from tailor.segmentation.stability import compare
@@ -38,16 +38,22 @@ log = logging.getLogger(__name__)
 Metrics = dict[str, dict[str, float]]
 
 
+def _space(features: pd.DataFrame, params: dict[str, Any]) -> FeatureSpace:
+    fp = params["features"]
+    return fit_feature_space(
+        features, fp["columns"], float(fp["min_coverage"]), float(fp["skew_threshold"])
+    )
+
+
 def _fit(
     features: pd.DataFrame, params: dict[str, Any], seed: int, algorithm: str, value: float
 ) -> tuple[ClusterModel, np.ndarray]:
     """Fit one configuration on ``features``; returns the model and the rows' cluster ids."""
-    fp, cp = params["features"], params["clustering"]
-    space = fit_feature_space(
-        features, fp["columns"], float(fp["min_coverage"]), float(fp["skew_threshold"])
-    )
+    space = _space(features, params)
     x = space.transform(features)
-    centroids, core_points, core_labels = fit_chosen(x, algorithm, value, cp, seed)
+    centroids, core_points, core_labels = fit_chosen(
+        x, algorithm, value, params["clustering"], seed
+    )
     model = ClusterModel(space, algorithm, value, centroids, core_points, core_labels)
     assigned = order_clusters(model, model.predict_matrix(x), features[params["order_by"]])
     return model, assigned
@@ -61,11 +67,8 @@ def fit_segmentation(
     Returns the fitted model (with cluster names and the choice's scores) and the table of
     every candidate's scores, the chosen one first.
     """
-    fp, cp = params["features"], params["clustering"]
-    space = fit_feature_space(
-        features, fp["columns"], float(fp["min_coverage"]), float(fp["skew_threshold"])
-    )
-    x = space.transform(features)
+    cp = params["clustering"]
+    x = _space(features, params).transform(features)
     sample = x[stable_sample(len(x), int(cp["sample_size"]), seed)]
     log.info("searching clusterings on %d of %d customers", len(sample), len(x))
     with threadpool_limits(int(cp["threads"])):
