@@ -26,6 +26,7 @@ import pandas as pd
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from mlflow.exceptions import MlflowException
+from omegaconf import OmegaConf
 
 log = logging.getLogger("tailor.retrain")
 
@@ -39,11 +40,9 @@ def _kedro(project: Path, args: list[str], env: str | None, params: str | None) 
 
 
 def _parse_params(params: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in filter(None, (params or "").split(",")):
-        key, _, value = item.partition("=") if "=" in item else item.partition(":")
-        out[key.strip()] = value.strip()
-    return out
+    """``k=v,a.b=c`` as ``kedro run --params`` reads it (nested, typed)."""
+    items = [item.strip() for item in (params or "").split(",") if item.strip()]
+    return OmegaConf.to_container(OmegaConf.from_dotlist(items))  # type: ignore[return-value]
 
 
 def champion(client: mlflow.MlflowClient, model: str, metric: str) -> dict[str, Any]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
 
-from tests.conftest import make_project_copy, run_kedro
+from tests.conftest import ENV, make_project_copy, run_kedro
 
 PLANTED = ["unit_price", "basket_size", "app_share"]  # prices x1.4, baskets x1.8, app +0.3
 REPORTS = ("data_drift", "quality_customers", "quality_lines", "prediction_drift")
@@ -63,16 +65,49 @@ def test_no_injected_drift_no_signal(synthetic_project: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_injected_drift_is_detected_and_signals(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_injected_drift_is_detected_signals_and_retrains(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     project = make_project_copy(tmp_path_factory.mktemp("drift_project"))
     params = "synthetic_users=300,synthetic_drift=true"
     run_kedro(project, "--env", "synthetic", "--pipeline", "data_engineering", "--params", params)
-    log = _monitor(project, "true")  # exit code 0 although retraining is recommended
+    # `make retrain-if-needed`, retraining only segmentation here to stay fast.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tailor.monitoring.retrain_loop",
+            "--env",
+            "synthetic",
+            "--params",
+            f"{params},monitoring.retrain.pipelines=segmentation",
+        ],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
     record, drift = _outputs(project)
     assert drift.loc[PLANTED, "drifted"].all(), drift.loc[PLANTED]
     assert record["retrain_recommended"] is True
     assert any("customers drift share" in r for r in record["reasons"])
     assert "RETRAIN RECOMMENDED" in log
-    run = _latest_run(project)
-    assert run.data.tags["retrain_recommended"] == "true"
-    assert run.data.metrics["drift/customers_share"] >= 0.3
+    # the retraining really ran, and the decision is kept as a dataset and in MLflow
+    assert (project / "data/synthetic/07_model_output/customer_segments_train.parquet").exists()
+    decisions = pd.read_csv(
+        project / "data/synthetic/08_reporting/monitoring/retrain_decisions.csv"
+    )
+    row = decisions.iloc[-1]
+    assert bool(row["retrain_recommended"]) and bool(row["retrained"])
+    assert not bool(row["promoted"])  # no recommender was trained, so no new champion
+    assert "customers drift share" in row["reasons"]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("tailor-synthetic")
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    assert runs["monitoring"].data.tags["retrain_recommended"] == "true"
+    assert runs["monitoring"].data.metrics["drift/customers_share"] >= 0.3
+    assert runs["retrain-if-needed"].data.tags["promoted"] == "false"
+    assert runs["retrain-if-needed"].data.metrics["retrain/promoted"] == 0
