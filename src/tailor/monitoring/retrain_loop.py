@@ -45,13 +45,21 @@ def _parse_params(params: str | None) -> dict[str, Any]:
     return OmegaConf.to_container(OmegaConf.from_dotlist(items))  # type: ignore[return-value]
 
 
-def champion(client: mlflow.MlflowClient, model: str, metric: str) -> dict[str, Any]:
-    """Version, source run and validation metric of the model's ``champion`` alias (or empty)."""
+def champion(
+    client: mlflow.MlflowClient, model: str, metric: str, alias: str = "champion"
+) -> dict[str, Any]:
+    """Version, source run and validation metric of the model's ``alias`` (or empty).
+
+    The metric is the source run's ``val/<metric>``, else the version's ``val_<metric>`` tag
+    that the recommender's champion/challenger rule writes.
+    """
     try:
-        mv = client.get_model_version_by_alias(model, "champion")
+        mv = client.get_model_version_by_alias(model, alias)
     except MlflowException:
         return {"version": None, "run_id": None, "val": None}
     val = client.get_run(mv.run_id).data.metrics.get(f"val/{metric}") if mv.run_id else None
+    if val is None and f"val_{metric}" in mv.tags:
+        val = float(mv.tags[f"val_{metric}"])
     return {"version": mv.version, "run_id": mv.run_id, "val": val}
 
 
@@ -118,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("no retraining: the monitoring signal is not set")
         after = champion(client, model, metric)
         row = decide(record, before, after, new_val)
+        row["challenger_version"] = champion(client, model, metric, "challenger")["version"]
         history = catalog.load("retrain_decisions")
         catalog.save(
             "retrain_decisions", pd.concat([history, pd.DataFrame([row])], ignore_index=True)
