@@ -189,7 +189,7 @@ def main() -> None:
             [*bentoml_cmd, "bench.baselines.bentoml_app:Minimal"],
             env,
         ),
-        "Tailor /recommend (2 workers, async, access log off)": (
+        "Tailor /recommend (defaults: 2 workers, untraced, no access log)": (
             [*bentoml_cmd, "tailor.serving.service:Tailor"],
             tailor_env,
         ),

@@ -326,7 +326,7 @@ def test_openapi_fuzz_finds_no_server_error(server: Server) -> None:
 
 def fuzz_operation(op: schemathesis.APIOperation, url: str) -> None:
     @given(case=op.as_strategy())
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
     def check(case: schemathesis.Case) -> None:
         resp = case.call(base_url=url, timeout=30)
         assert resp.status_code < 500, (case.path, case.body, resp.status_code, resp.text)

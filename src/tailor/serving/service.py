@@ -3,7 +3,8 @@
 Run: ``make package && make serve`` (``bentoml serve`` reads bentofile.yaml). Settings come
 from the environment so the same bento runs anywhere: ``TAILOR_REDIS_URL`` (else SQLite at
 ``TAILOR_STORE_PATH``), ``TAILOR_SUPPRESSION_LIST``, ``TAILOR_WORKERS``,
-``TAILOR_BANDIT_SEED``, ``TAILOR_ACCESS_LOG`` (1 = on; off by default, see docs/serving.md).
+``TAILOR_BANDIT_SEED``, ``TAILOR_ACCESS_LOG`` (1 = on; off by default), ``TAILOR_UNTRACED``
+(paths that skip tracing); see docs/serving.md.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from tailor.serving.store import open_store
 log = logging.getLogger(__name__)
 
 
+HOT = "/recommend,/similar_items,/segment,/next_purchase"
+
+
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
@@ -50,6 +54,10 @@ def _env_int(name: str, default: int) -> int:
     threads=_env_int("TAILOR_THREADS", 4),
     traffic={"timeout": 10, "max_concurrency": _env_int("TAILOR_MAX_CONCURRENCY", 256)},
     logging={"access": {"enabled": os.environ.get("TAILOR_ACCESS_LOG", "0") == "1"}},
+    # BentoML's OpenTelemetry middleware costs about half the CPU of a /recommend even with
+    # no exporter configured (bench/bench_serving.py): the hot read paths skip it unless
+    # TAILOR_UNTRACED says otherwise ("" traces everything).
+    tracing={"excluded_urls": [u for u in os.environ.get("TAILOR_UNTRACED", HOT).split(",") if u]},
 )
 class Tailor:
     """Models are referenced at class level so ``bentoml build`` packs them into the bento."""
