@@ -42,7 +42,7 @@ def test_clusters_recover_planted_segments(
     segmented: Path, synthetic_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     planted = truth(synthetic_project, monkeypatch).set_index("user_id")["segment"]
-    for when in ("train", "serving"):
+    for when in SNAPSHOTS:
         seg = pd.read_parquet(segmented / "07_model_output" / f"customer_segments_{when}.parquet")
         score = adjusted_rand_score(planted.loc[seg["user_id"]], seg["cluster_id"])
         assert score >= 0.8, f"{when}: ARI {score:.3f} against the planted segments"
