@@ -223,3 +223,31 @@ def test_retrain_decision_row_promotion() -> None:
     assert not kept["promoted"] and kept["retrained"]
     quiet = decide({**record, "retrain_recommended": False}, before, before, None)
     assert not quiet["retrained"] and not quiet["promoted"] and quiet["new_val_metric"] is None
+
+
+def test_latest_holdout_metrics_and_tags_through_mlflow(tmp_path) -> None:
+    import mlflow
+
+    from tailor.monitoring.io import LatestMlflowMetricsDataset, MlflowTagsDataset
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("t")
+    try:
+        with mlflow.start_run(run_name="old"):
+            mlflow.log_metrics({"val/ndcg_at_10": 0.1, "test/ndcg_at_10": 0.09})
+        with mlflow.start_run(run_name="recommender") as rec:
+            mlflow.log_metrics({"val/ndcg_at_10": 0.2, "test/ndcg_at_10": 0.05})
+        with mlflow.start_run(run_name="segmentation"):
+            mlflow.log_metric("seg/silhouette", 0.3)
+        dataset = LatestMlflowMetricsDataset(["val/ndcg_at_10", "test/ndcg_at_10"])
+        assert dataset.load() == {}  # no active run: nothing to compare with
+        with mlflow.start_run(run_name="monitoring") as mon:
+            got = dataset.load()
+            MlflowTagsDataset().save({"retrain_recommended": "true"})
+        assert got["val/ndcg_at_10"] == 0.2 and got["test/ndcg_at_10"] == 0.05
+        assert got["run_id"] == rec.info.run_id
+        tags = mlflow.get_run(mon.info.run_id).data.tags
+        assert tags["retrain_recommended"] == "true"
+    finally:
+        mlflow.set_tracking_uri(previous)
