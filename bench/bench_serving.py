@@ -113,8 +113,8 @@ def wrk(url: str, connections: int, seconds: int, script: Path) -> dict[str, flo
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50_ms": _ms(lat["50"]),
-        "p99_ms": _ms(lat["99"]),
+        "p50_ms": _ms(lat["50"]) if "50" in lat else float("nan"),
+        "p99_ms": _ms(lat["99"]) if "99" in lat else float("nan"),
         "errors": errors,
     }
 

@@ -75,7 +75,9 @@ class Engine:
     ) -> Decision:
         due = known and bool(strategies.due_items(self.data, req.user_id))
         if known:
-            arms = ["model", "content", "popularity"] + (["replenishment"] if due else [])
+            has_model = req.user_id in self.data.candidates
+            arms = (["model"] if has_model else []) + ["content", "popularity"]
+            arms += ["replenishment"] if due and has_model else []
         elif live.viewed or live.carted:
             arms = ["content"]  # a new visitor's first views: recommend from them
         else:
