@@ -23,7 +23,9 @@ class DataContractError(ValueError):
 
 
 def _str(nullable: bool = False, required: bool = True, **kw: object) -> pa.Column:
-    return pa.Column(str, nullable=nullable, required=required, coerce=True, **kw)
+    # Text columns are turned into strings by ``_as_text`` before validation: pandera's own
+    # per-element ``str`` check costs minutes on ten million rows, a dtype check nothing.
+    return pa.Column(object, nullable=nullable, required=required, coerce=False, **kw)
 
 
 def _float(nullable: bool = False, required: bool = True) -> pa.Column:
@@ -102,14 +104,34 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 OPTIONAL_TABLES = ("users", "events", "email", "items", "suppression")
 
 
-def _canonical_id(values: pd.Series) -> pd.Series:
-    """Ids as strings; float ids such as 17850.0 (pandas' NaN-able ints) become '17850'."""
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def _parse_bool(values: pd.Series, table: str, name: str, src: str) -> pd.Series:
+    """Booleans from bools, 0/1 or words ('False' must not become True, as astype would)."""
+    if pd.api.types.is_bool_dtype(values):
+        return values
+    words = values.astype(str).str.strip().str.lower()
+    bad = ~words.isin(_TRUE | _FALSE)
+    if bad.any():
+        hint = f" (raw column '{src}')" if src != name else ""
+        examples = values[bad].astype(str).unique()[:3].tolist()
+        raise DataContractError(
+            f"table '{table}', column '{name}'{hint}: {int(bad.sum())} value(s) are not "
+            f"true/false, e.g. {examples}"
+        )
+    return words.isin(_TRUE)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Text as Python strings, missing as None; float ids such as 17850.0 become '17850'."""
     if pd.api.types.is_float_dtype(values):
         whole = values.dropna()
         if (whole == whole.round()).all():
             values = values.astype("Int64")
-    out = values.astype("string").astype(object)
-    return out.where(values.notna(), None)
+    text = values.astype("string")  # its NA mask is cheap; isna on object arrays is not
+    return pd.Series(text.to_numpy(dtype=object, na_value=None), index=values.index)
 
 
 def conform_table(
@@ -146,10 +168,14 @@ def conform_table(
             )
     df = df[[c for c in schema.columns if c in df.columns]].copy()
     for name in df.columns:
-        if name.endswith("_id"):
-            df[name] = _canonical_id(df[name])
-        elif str(schema.columns[name].dtype).startswith("datetime"):
-            df[name] = _parse_datetimes(df[name], table, name, raw_name.get(name, name))
+        dtype = str(schema.columns[name].dtype)
+        src = raw_name.get(name, name)
+        if dtype == "object":
+            df[name] = _as_text(df[name])
+        elif dtype.startswith("datetime"):
+            df[name] = _parse_datetimes(df[name], table, name, src)
+        elif dtype == "bool":
+            df[name] = _parse_bool(df[name], table, name, src)
     try:
         return schema.validate(df, lazy=True)
     except SchemaErrors as err:

@@ -84,3 +84,12 @@ def test_events_with_unknown_event_type_are_refused() -> None:
 
 def test_absent_optional_table_is_none() -> None:
     assert conform_table(pd.DataFrame(), "events", optional=True) is None
+
+
+def test_boolean_words_are_parsed_and_nonsense_is_named() -> None:
+    users = pd.DataFrame({"id": ["a", "b", "c"], "ok": ["True", "false", "0"]})
+    out = conform_table(users, "users", {"id": "user_id", "ok": "consent"})
+    assert out["consent"].tolist() == [True, False, False]  # astype(bool) would say all True
+    users["ok"] = ["yes", "maybe", "no"]
+    with pytest.raises(DataContractError, match=r"column 'consent' \(raw column 'ok'\).*maybe"):
+        conform_table(users, "users", {"id": "user_id", "ok": "consent"})
