@@ -21,7 +21,12 @@ from tailor.forecasting.demand import (
     validate,
 )
 from tailor.forecasting.metrics import timing_metrics
-from tailor.forecasting.next_purchase import NextPurchaseModel, interval_heuristic, snapshot
+from tailor.forecasting.next_purchase import (
+    NextPurchaseModel,
+    gradient_boosting_baseline,
+    interval_heuristic,
+    snapshot,
+)
 from tailor.forecasting.plots import forecast_figure
 from tailor.forecasting.replenishment import replenishment_candidates, replenishment_hit_rate
 from tailor.forecasting.series import (
@@ -273,6 +278,7 @@ def evaluate_next_purchase(
     segments: pd.DataFrame,
     split: dict[str, Any],
     params: dict[str, Any],
+    seed: int,
 ) -> tuple[pd.DataFrame, Metrics]:
     """Train on snapshots up to the validation cutoff, test at the split cutoff.
 
@@ -285,11 +291,13 @@ def evaluate_next_purchase(
     cutoff = pd.Timestamp(split["cutoff"])
     val_cut = cutoff - pd.Timedelta(days=int(split["validation_days"]))
     end = pd.Timestamp(split.get("test_end") or customer_lines["ts"].max())
-    model = _fit(_snapshots(customer_lines, val_cut, cutoff, p), p)
+    train = _snapshots(customer_lines, val_cut, cutoff, p)
+    model = _fit(train, p)
     test = snapshot(customer_lines, cutoff, end, p["min_purchase_days"])
     within = int(p["within_days"])
     preds = {
         "aft": model.predict(test, within),
+        "gradient_boosting": gradient_boosting_baseline(train, test, within, seed),
         "interval_heuristic": interval_heuristic(test, within),
     }
     seg = (

@@ -57,6 +57,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "customer_segments_train",
                     "params:split",
                     "params:forecasting.next_purchase",
+                    "params:seed",
                 ],
                 ["next_purchase_evaluation", "next_purchase_metrics"],
                 name="evaluate_next_purchase",
