@@ -33,11 +33,22 @@ RECOMMENDATION_COLUMNS = ("candidate", "user_id", "rank", "item_id", "score")
 
 
 def drop_train_items(recs: pd.DataFrame, train: pd.DataFrame, max_k: int) -> pd.DataFrame:
-    """Recommendations without user-item pairs seen in train, cut at ``max_k`` per list."""
+    """Recommendations without user-item pairs seen in train, cut at ``max_k`` per list.
+
+    Two rows with the same (candidate, user, rank) are refused: they mean two models were
+    written under one candidate name, and their lists would be silently mixed.
+    """
     missing = set(RECOMMENDATION_COLUMNS) - set(recs.columns)
     if missing:
         raise ValueError(f"recommendations lack columns {sorted(missing)}")
     recs = recs.assign(user_id=recs["user_id"].astype(str), item_id=recs["item_id"].astype(str))
+    clash = recs.duplicated(["candidate", "user_id", "rank"])
+    if clash.any():
+        names = sorted(recs.loc[clash, "candidate"].astype(str).unique())
+        raise ValueError(
+            f"recommendations hold two items at the same rank for candidates {names}: "
+            "two models probably share a candidate name"
+        )
     seen = train[["user_id", "item_id"]].astype(str).drop_duplicates()
     merged = recs.merge(seen.assign(_seen=True), on=["user_id", "item_id"], how="left")
     leaked = merged["_seen"].notna()

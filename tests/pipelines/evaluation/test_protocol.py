@@ -25,6 +25,9 @@ def test_train_items_leave_the_lists_and_ranks_close_up() -> None:
     out = drop_train_items(recs, train, max_k=5)
     assert out[["item_id", "rank"]].values.tolist() == [["b", 1], ["d", 2]]
     assert len(drop_train_items(recs, train, max_k=1)) == 1
+    clash = _recs([("c", "u", 1, "b"), ("c", "u", 1, "d")])
+    with pytest.raises(ValueError, match="share a candidate name"):
+        drop_train_items(clash, train, 5)
     with pytest.raises(ValueError, match="lack columns"):
         drop_train_items(recs.drop(columns="score"), train, 5)
 
