@@ -1,0 +1,48 @@
+"""Item-item cosine k-nearest neighbours (``implicit``): score = sum of similarities."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from tailor.recommenders.base import EpochCallback, Recommender
+from tailor.recommenders.matrix import user_item_matrix
+
+
+class ItemKnnRecommender(Recommender):
+    """Each item keeps its ``neighbours`` most similar items (cosine over buyers)."""
+
+    name = "item_knn"
+    nonnegative_scores = True
+
+    def _fit(
+        self,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None,
+        users: pd.DataFrame | None,
+        on_epoch: EpochCallback | None,
+    ) -> None:
+        from implicit.nearest_neighbours import CosineRecommender
+
+        x = user_item_matrix(
+            interactions,
+            self.user_index,
+            self.item_index,
+            weighting=self.params.get("weighting", "binary"),
+            half_life_days=self.params.get("half_life_days"),
+            as_of=self.as_of,
+        )
+        model = CosineRecommender(K=int(self.params.get("neighbours", 20)), num_threads=1)
+        with warnings.catch_warnings():  # implicit warns about its own internal COO copy
+            warnings.simplefilter("ignore")
+            model.fit(x, show_progress=False)
+        self.similarity = sp.csr_matrix(model.similarity, dtype=np.float32)
+
+    def _score_users(self, rows: np.ndarray) -> np.ndarray:
+        return self._score_histories(self.seen[rows])
+
+    def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
+        return np.asarray((histories @ self.similarity).toarray(), dtype=np.float64)
