@@ -69,6 +69,42 @@ class LatestMlflowMetricsDataset(AbstractDataset[dict[str, float], dict[str, flo
         return {"metrics": self._metrics}
 
 
+DASHBOARD_COLUMNS = ("recency_days", "basket_size", "unit_price", "top_score", "item_popularity")
+
+
+def _add_dashboard(project: Any) -> None:
+    """Panels over the run history: drifted-column share and the key columns' statistics.
+
+    No ``tab=``: Evidently 0.7.23 lists a panel twice when it is added to an existing tab.
+    """
+    from evidently.sdk.models import PanelMetric
+    from evidently.sdk.panels import line_plot_panel
+
+    project.dashboard.add_panel(
+        line_plot_panel(
+            title="Share of drifted columns",
+            values=[
+                PanelMetric(
+                    legend="share",
+                    metric="DriftedColumnsCount",
+                    metric_labels={"value_type": "share"},
+                )
+            ],
+            size="half",
+        ),
+    )
+    project.dashboard.add_panel(
+        line_plot_panel(
+            title="Drift statistic of key columns",
+            values=[
+                PanelMetric(legend=col, metric="ValueDrift", metric_labels={"column": col})
+                for col in DASHBOARD_COLUMNS
+            ],
+            size="half",
+        ),
+    )
+
+
 class EvidentlyWorkspaceDataset(AbstractDataset[dict[str, str], dict[str, str]]):
     """Adds Evidently snapshots (``{name: Snapshot.dumps()}``) as runs of a local project.
 
@@ -91,6 +127,7 @@ class EvidentlyWorkspaceDataset(AbstractDataset[dict[str, str], dict[str, str]])
         if not found:
             project.description = "Tailor monitoring: drift, data quality, prediction drift"
             project.save()
+            _add_dashboard(project)
         for name, dumped in data.items():
             ws.add_run(project.id, Snapshot.loads(dumped), name=name)
         log.info(

@@ -251,3 +251,22 @@ def test_latest_holdout_metrics_and_tags_through_mlflow(tmp_path) -> None:
         assert tags["retrain_recommended"] == "true"
     finally:
         mlflow.set_tracking_uri(previous)
+
+
+def test_workspace_keeps_history_and_one_dashboard(tmp_path) -> None:
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+    from evidently.ui.workspace import Workspace
+
+    from tailor.monitoring.io import EvidentlyWorkspaceDataset
+
+    frame = pd.DataFrame({"recency_days": np.arange(100.0), "c": ["a", "b"] * 50})
+    dumped = Report([DataDriftPreset()]).run(frame, frame).dumps()
+    dataset = EvidentlyWorkspaceDataset(str(tmp_path / "ws"), "tailor: test")
+    dataset.save({"data_drift: run 1": dumped})
+    dataset.save({"data_drift: run 2": dumped})
+    ws = Workspace(str(tmp_path / "ws"))
+    (project,) = ws.search_project("tailor: test")
+    assert len(ws.list_runs(project.id)) == 2
+    dashboard = project.dashboard.model()
+    assert len(dashboard.panels) == 2 and len(dashboard.tabs[0].panels) == 2
