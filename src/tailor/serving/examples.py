@@ -45,9 +45,14 @@ def main() -> None:
     rec = requests.post(f"{url}/recommend", json={"user_id": user, "k": 3}, timeout=30).json()
     steps = [
         (
-            "Recommend for a known user",
+            "Recommend for a known user (the bandit picks the strategy)",
             "/recommend",
-            {"user_id": user, "k": 5, "context": {"channel": "web", "device": "mobile"}},
+            {"user_id": user, "k": 3, "context": {"channel": "web", "device": "mobile"}},
+        ),
+        (
+            "The tuned model's answer for the same user (strategy forced)",
+            "/recommend",
+            {"user_id": user, "k": 5, "strategy": "model"},
         ),
         (
             "Cold start: an unknown visitor",
@@ -64,7 +69,12 @@ def main() -> None:
         ("Segment", "/segment", {"user_id": user}),
         ("Next purchase", "/next_purchase", {"user_id": user}),
         (
-            "Feedback on a recommendation",
+            "Feedback: the recommendation was shown…",
+            "/feedback",
+            {"user_id": user, "request_id": rec["request_id"], "event": "impression"},
+        ),
+        (
+            "…and clicked",
             "/feedback",
             {"user_id": user, "request_id": rec["request_id"], "event": "click"},
         ),

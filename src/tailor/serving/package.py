@@ -65,6 +65,7 @@ def content_neighbours(items: pd.DataFrame, n: int, max_features: int) -> dict[s
     for start in range(0, len(items), 1024):
         block = (x[start : start + 1024] @ x.T).toarray()
         np.fill_diagonal(block[:, start : start + 1024], -1.0)
+        block[block >= 0.9999] = -1.0  # same text under another id (e.g. 85123A/85123a)
         top = np.argpartition(-block, n - 1, axis=1)[:, :n]
         vals = np.take_along_axis(block, top, axis=1)
         order = np.argsort(-vals, axis=1)
