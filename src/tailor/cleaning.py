@@ -34,7 +34,7 @@ def net_cancellations(df: pd.DataFrame, prefix: str) -> tuple[pd.DataFrame, dict
     """Remove cancellation lines and the purchases they cancel.
 
     A cancellation (order id starting with ``prefix``, negative quantity) cancels a purchase
-    of the same customer and item at or before its time. Pass 1 removes the latest such
+    (positive quantity) of the same customer and item at or before its time. Pass 1 removes the latest such
     purchase with exactly the cancelled quantity; pass 2 nets what is left against earlier
     purchases of the pair (latest first), reducing or removing them. What still remains
     had no purchase inside the data (bought before it starts) and is only counted.
@@ -62,8 +62,12 @@ def net_cancellations(df: pd.DataFrame, prefix: str) -> tuple[pd.DataFrame, dict
     c_qty = np.abs(cancels["quantity"].to_numpy(dtype=float))
 
     wanted = set(zip(c_users, c_items, strict=True))
+    # Only real purchases (positive quantity) can be cancelled: netting against a negative
+    # stock adjustment would add its units to the cancellation and wipe out more purchases.
+    pairs = [(u, i) in wanted for u, i in zip(users, items, strict=True)]
+    candidate = np.array(pairs, dtype=bool) & (qty > 0)
     by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for pos in np.flatnonzero([(u, i) in wanted for u, i in zip(users, items, strict=True)]):
+    for pos in np.flatnonzero(candidate):
         by_pair[(users[pos], items[pos])].append(int(pos))
     for positions in by_pair.values():
         positions.sort(key=lambda p: ts[p])

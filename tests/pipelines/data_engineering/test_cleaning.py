@@ -140,3 +140,21 @@ def test_cancellation_prefix_is_a_parameter(prefix: str) -> None:
     )
     kept, stats = cleaning.net_cancellations(df, prefix)
     assert kept.empty and stats["cancellation_lines"] == 1
+
+
+def test_cancellation_never_nets_against_a_negative_adjustment_line() -> None:
+    # A non-cancellation line with negative quantity (stock adjustment, 'damaged') is not a
+    # purchase: netting against it would *add* units to the cancellation and wipe out more
+    # real purchases. It is left for the non-positive rule.
+    df = lines(
+        [
+            ("1", None, "A", 3.0, 1.0, "2011-01-01", "UK"),
+            ("2", None, "A", -5.0, 0.0, "2011-01-02", "UK"),  # adjustment, not a purchase
+            ("C9", None, "A", -2.0, 1.0, "2011-01-03", "UK"),
+        ]
+    )
+    kept, stats = cleaning.net_cancellations(df, "C")
+    assert kept[["order_id", "quantity"]].values.tolist() == [["1", 1.0], ["2", -5.0]]
+    assert stats["purchase_lines_cancelled_partly"] == 1
+    assert stats["purchase_lines_cancelled_by_partial_netting"] == 0
+    assert stats["cancellation_units_unmatched"] == 0
