@@ -34,10 +34,11 @@ def net_cancellations(df: pd.DataFrame, prefix: str) -> tuple[pd.DataFrame, dict
     """Remove cancellation lines and the purchases they cancel.
 
     A cancellation (order id starting with ``prefix``, negative quantity) cancels a purchase
-    (positive quantity) of the same customer and item at or before its time. Pass 1 removes the latest such
-    purchase with exactly the cancelled quantity; pass 2 nets what is left against earlier
-    purchases of the pair (latest first), reducing or removing them. What still remains
-    had no purchase inside the data (bought before it starts) and is only counted.
+    (positive quantity) of the same customer and item at or before its time. Pass 1 removes
+    the latest such purchase with exactly the cancelled quantity; pass 2 nets what is left
+    against earlier purchases of the pair (latest first), reducing or removing them. What
+    still remains had no purchase inside the data (bought before it starts) and is only
+    counted.
     """
     cancel_mask = is_cancellation(df, prefix)
     purchases = df[~cancel_mask].copy()
