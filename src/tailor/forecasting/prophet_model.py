@@ -17,15 +17,6 @@ from tailor.forecasting.calendar import ShopCalendar
 get_cmdstan_logger().setLevel(logging.CRITICAL)
 logging.getLogger("prophet").setLevel(logging.WARNING)
 
-TUNED = (
-    "changepoint_prior_scale",
-    "seasonality_prior_scale",
-    "holidays_prior_scale",
-    "seasonality_mode",
-    "growth",
-    "changepoint_range",
-)
-
 
 def prophet_forecast(
     history: pd.DataFrame,
@@ -41,7 +32,8 @@ def prophet_forecast(
     Closed days are left out of the fit (Prophet handles gaps), so zeros never drag the
     level or the weekly pattern down; holidays on which the shop closed are not modelled
     (they have no data) and are forecast 0 with every other closed day. Yearly seasonality
-    is switched on only with at least ``yearly_min_days`` of history.
+    is switched on only with at least ``yearly_min_days`` of history. ``params`` are Prophet
+    keyword arguments (the tuned ones); absent ones keep Prophet's own defaults.
     """
     fit = history[history["trading"].to_numpy(dtype=bool)]
     span = (fit["date"].max() - fit["date"].min()).days
@@ -49,12 +41,7 @@ def prophet_forecast(
     hol = calendar.prophet_holidays(all_dates)
     hol = hol[~hol["holiday"].isin(list(calendar.closed_holidays))]
     model = Prophet(
-        growth=params.get("growth", "linear"),
-        changepoint_prior_scale=params.get("changepoint_prior_scale", 0.05),
-        changepoint_range=params.get("changepoint_range", 0.8),
-        seasonality_prior_scale=params.get("seasonality_prior_scale", 10.0),
-        holidays_prior_scale=params.get("holidays_prior_scale", 10.0),
-        seasonality_mode=params.get("seasonality_mode", "additive"),
+        **params,  # tuned keys (conf: forecasting.demand.tuning.space); the rest Prophet's own
         weekly_seasonality=True,
         yearly_seasonality=span >= yearly_min_days,
         daily_seasonality=False,
