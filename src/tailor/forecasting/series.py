@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 TARGETS = ("orders", "revenue")
@@ -20,11 +18,6 @@ def check_length(history: pd.DataFrame, min_trading_days: int, name: str = "seri
             f"{name}: {n} trading days of history, at least {min_trading_days} are needed "
             "(forecasting.min_trading_days)"
         )
-
-
-def slug(text: str) -> str:
-    """A metric-key-safe name: 'High-Value Loyalists' -> 'high_value_loyalists'."""
-    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "none"
 
 
 def overall_series(daily_demand: pd.DataFrame, target: str) -> pd.DataFrame:

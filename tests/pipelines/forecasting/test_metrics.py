@@ -58,3 +58,11 @@ def test_gap_concordance_adds_the_elapsed_days() -> None:
     assert m["c_index"] == 1.0 and m["c_index_gap"] == 1.0
     m = timing_metrics(observed, event, np.array([1.0, 30.0]), np.array([0.5, 0.4]), 30, elapsed)
     assert m["c_index"] == 1.0 and m["c_index_gap"] == 0.0
+
+
+def test_segment_names_become_one_metric_key_spelling() -> None:
+    from tailor.metric_keys import slug
+
+    assert slug("High-Value Loyalists") == "high_value_loyalists"
+    assert slug("At Risk / Lapsing") == "at_risk_lapsing"
+    assert slug(" -- ") == "none"

@@ -34,9 +34,9 @@ from tailor.forecasting.series import (
     SeriesTooShortError,
     overall_series,
     segment_series,
-    slug,
 )
 from tailor.forecasting.tuning import tune_prophet
+from tailor.metric_keys import slug
 
 log = logging.getLogger(__name__)
 METRICS = ("mae", "bias", "smape", "mase")

@@ -9,7 +9,6 @@ it only saw data up to the cutoff, and it is the model evaluation measures.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
 
 from tailor.customer_features import customer_features
+from tailor.metric_keys import slug
 from tailor.segmentation import profiles as prof
 from tailor.segmentation.clustering import (
     ClusterModel,
@@ -132,10 +132,6 @@ def plot_candidates(candidates: pd.DataFrame, params: dict[str, Any]) -> Figure:
     return prof.plot_candidates(candidates, (int(n["min"]), int(n["max"])))
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
 def _previous_features(
     features: pd.DataFrame,
     lines: pd.DataFrame,
@@ -189,7 +185,7 @@ def measure_stability(
     metrics["stability/changed_share_previous_month"] = month["changed_share"]
     metrics["stability/customers_previous_month"] = float(len(common))
     shares = segments["rule_segment"].value_counts(normalize=True)
-    metrics |= {f"train/rule_share/{_slug(k)}": float(v) for k, v in shares.items()}
+    metrics |= {f"train/rule_share/{slug(k)}": float(v) for k, v in shares.items()}
     metrics["train/customers"] = float(len(segments))
     log.info("segmentation stability: %s", {k: round(v, 3) for k, v in metrics.items()})
     return {f"segmentation/{k}": {"value": float(v), "step": 0} for k, v in metrics.items()}
