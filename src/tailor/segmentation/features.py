@@ -21,13 +21,22 @@ log = logging.getLogger(__name__)
 NAME = re.compile(r"[A-Za-z_]\w*")
 
 
+def evaluate(features: pd.DataFrame, expr: str) -> pd.Series:
+    """A column or an arithmetic expression of columns, as numbers (±inf, e.g. x/0: missing).
+
+    The one evaluator of feature expressions: clustering columns and rule conditions.
+    """
+    values = features[expr] if expr in features else features.eval(expr)
+    return pd.to_numeric(values, errors="coerce").replace([np.inf, -np.inf], np.nan)
+
+
 def derive(features: pd.DataFrame, expressions: dict[str, str]) -> pd.DataFrame:
     """The named expressions whose input columns all exist (others are left out)."""
-    out = {}
-    for name, expr in expressions.items():
-        if all(c in features for c in NAME.findall(expr)):
-            values = features[expr] if expr in features else features.eval(expr)
-            out[name] = pd.to_numeric(values, errors="coerce").replace([np.inf, -np.inf], np.nan)
+    out = {
+        name: evaluate(features, expr)
+        for name, expr in expressions.items()
+        if all(c in features for c in NAME.findall(expr))
+    }
     return pd.DataFrame(out, index=features.index)
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import operator
-import re
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from tailor.segmentation.features import NAME, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ OPS = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-NAME = re.compile(r"[A-Za-z_]\w*")
 
 
 def referenced_columns(rule: dict[str, Any]) -> set[str]:
@@ -43,9 +42,7 @@ def applicable(rule: dict[str, Any], features: pd.DataFrame) -> bool:
 
 
 def _condition(features: pd.DataFrame, cond: dict[str, Any]) -> pd.Series:
-    expr = str(cond["feature"])
-    values = features[expr] if expr in features else features.eval(expr)
-    values = pd.to_numeric(values, errors="coerce").replace([np.inf, -np.inf], np.nan)
+    values = evaluate(features, str(cond["feature"]))
     if "quantile" in cond:
         threshold = float(values.quantile(float(cond["quantile"])))
     else:
