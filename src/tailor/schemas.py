@@ -115,13 +115,20 @@ def _parse_bool(values: pd.Series, table: str, name: str, src: str) -> pd.Series
     words = values.astype(str).str.strip().str.lower()
     bad = ~words.isin(_TRUE | _FALSE)
     if bad.any():
-        hint = f" (raw column '{src}')" if src != name else ""
-        examples = values[bad].astype(str).unique()[:3].tolist()
-        raise DataContractError(
-            f"table '{table}', column '{name}'{hint}: {int(bad.sum())} value(s) are not "
-            f"true/false, e.g. {examples}"
-        )
+        raise _bad_values(values, bad, "true/false", table, name, src)
     return words.isin(_TRUE)
+
+
+def _bad_values(
+    values: pd.Series, bad: pd.Series, expected: str, table: str, name: str, src: str
+) -> DataContractError:
+    """The error for values that cannot be read as ``expected``: how many, and examples."""
+    hint = f" (raw column '{src}')" if src != name else ""
+    examples = values[bad].astype(str).unique()[:3].tolist()
+    return DataContractError(
+        f"table '{table}', column '{name}'{hint}: {int(bad.sum())} value(s) are not "
+        f"{expected}, e.g. {examples}"
+    )
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -189,12 +196,7 @@ def _parse_datetimes(values: pd.Series, table: str, name: str, src: str) -> pd.S
     parsed = pd.to_datetime(values, format="mixed", errors="coerce")
     bad = parsed.isna() & values.notna()
     if bad.any():
-        hint = f" (raw column '{src}')" if src != name else ""
-        examples = values[bad].astype(str).unique()[:3].tolist()
-        raise DataContractError(
-            f"table '{table}', column '{name}'{hint}: {int(bad.sum())} value(s) are not "
-            f"dates/times, e.g. {examples}"
-        )
+        raise _bad_values(values, bad, "dates/times", table, name, src)
     return parsed
 
 
