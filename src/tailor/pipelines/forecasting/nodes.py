@@ -330,9 +330,7 @@ def evaluate_next_purchase(
     return table, metrics
 
 
-def predict_next_purchase(
-    customer_lines: pd.DataFrame, split: dict[str, Any], params: dict[str, Any]
-) -> pd.DataFrame:
+def predict_next_purchase(customer_lines: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """Predictions as of the end of the data, from snapshots whose outcomes are known by then.
 
     Columns: user_id, expected_days, p_buy_30d, predicted_date (the contract), plus

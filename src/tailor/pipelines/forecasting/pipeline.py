@@ -64,7 +64,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             Node(
                 n.predict_next_purchase,
-                ["customer_lines", "params:split", "params:forecasting.next_purchase"],
+                ["customer_lines", "params:forecasting.next_purchase"],
                 "next_purchase_predictions",
                 name="predict_next_purchase",
             ),
