@@ -12,7 +12,6 @@ from matplotlib.figure import Figure
 
 from tailor.evaluation.mlflow_tags import MlflowTagsDataset
 from tailor.pipelines.evaluation import create_pipeline
-from tailor.pipelines.evaluation.nodes import slug
 
 
 class KeptMemoryDataset(MemoryDataset):
@@ -65,6 +64,9 @@ def test_pipeline_runs_end_to_end_in_memory(world, eval_params) -> None:
     assert "test/served/ndcg_at_10" not in metrics
     assert metrics["eval/country_group/united_kingdom/recall_at_10"]["value"] == pytest.approx(1.0)
     assert metrics["eval/fairness/country_group/recall_at_10_gap"]["value"] > 0.5
+    # group names go through the project's one slug (tailor.metric_keys)
+    assert metrics["eval/rule_segment/at_risk/n_users"]["value"] == 19
+    assert "eval/cluster/bargain_hunters/recall_at_10" in metrics
     assert all(set(v) == {"value", "step"} for v in metrics.values())
     assert metrics["eval/protocol/evaluated"]["value"] == 59
     assert metrics["eval/protocol/only_rebought"]["value"] == 1  # u59
@@ -75,12 +77,6 @@ def test_pipeline_runs_end_to_end_in_memory(world, eval_params) -> None:
         isinstance(catalog.load(f"evaluation_{p}_plot"), Figure)
         for p in ("metric_curves", "group_bars", "popularity_bias")
     )
-
-
-def test_slug_makes_metric_safe_group_names() -> None:
-    assert slug("High-Value Loyalists") == "high-value_loyalists"
-    assert slug("<25") == "lt25" and slug("65+") == "65plus"
-    assert slug("rest of Europe") == "rest_of_europe"
 
 
 def test_tags_dataset_writes_json_without_a_run(tmp_path) -> None:

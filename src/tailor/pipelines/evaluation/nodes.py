@@ -7,7 +7,6 @@ nodes only wire them to parameters and shape outputs for the catalog and MLflow.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import pandas as pd
@@ -15,6 +14,7 @@ from matplotlib.figure import Figure
 
 from tailor.evaluation import breakdowns, fairness, plots, protocol, report
 from tailor.evaluation.groups import user_groups
+from tailor.metric_keys import slug
 from tailor.metrics import RANKING_METRICS, metric_key
 
 log = logging.getLogger(__name__)
@@ -198,15 +198,6 @@ def make_plots(
         plots.group_bars(groups, params["served_candidate"], params["fairness"]["metric"]),
         plots.popularity_bias_chart(exposure, params["fairness"]["exposure_k"]),
     )
-
-
-_SLUG = re.compile(r"[^a-z0-9._-]+")
-
-
-def slug(name: object) -> str:
-    """A group name usable in a metric key: 'High-Value Loyalists' → 'high-value_loyalists'."""
-    text = str(name).lower().replace("<", "lt").replace("+", "plus")
-    return _SLUG.sub("_", text).strip("_") or "none"
 
 
 def mlflow_metrics(
