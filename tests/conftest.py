@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,3 +83,24 @@ def synthetic_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "synthetic_users=300",
     )
     return project
+
+
+def synthetic_truth(
+    project: Path, monkeypatch: pytest.MonkeyPatch, users: int = 300
+) -> pd.DataFrame:
+    """The planted truth of ``project``'s synthetic world, loaded through its catalog.
+
+    No Kedro session, so no pipeline runs; the catalog's paths are relative to the project,
+    hence the chdir (undone by ``monkeypatch``).
+    """
+    from kedro.config import OmegaConfigLoader
+    from kedro.io import DataCatalog
+
+    monkeypatch.chdir(project)
+    loader = OmegaConfigLoader(
+        str(project / "conf"),
+        base_env="base",
+        default_run_env="synthetic",
+        runtime_params={"synthetic_users": users},
+    )
+    return DataCatalog.from_config(loader["catalog"]).load("synthetic_truth")
