@@ -11,6 +11,17 @@ from tests.conftest import make_project_copy, run_kedro
 
 pytestmark = pytest.mark.e2e
 
+EXAMPLE_SHOP = Path(__file__).resolve().parents[3] / "data/01_raw/example_shop"
+
+
+def example_shop_copy(dest: Path) -> tuple[Path, Path]:
+    """A project copy whose example_shop raw folder is a real, empty one the test fills."""
+    project = make_project_copy(dest)
+    shop = project / "data/01_raw/example_shop"
+    shop.unlink()  # a link to the checkout's folder: never write through it
+    shop.mkdir()
+    return project, shop
+
 
 def test_synthetic_run_produces_every_output(synthetic_project: Path) -> None:
     data = synthetic_project / "data" / "synthetic"
@@ -28,6 +39,18 @@ def test_synthetic_run_produces_every_output(synthetic_project: Path) -> None:
     assert features["user_id"].is_unique and len(features) > 200
     assert (features["as_of"] == cutoff).all()
     assert features["last_ts"].max() <= cutoff
+    # tuning snapshot and split: nothing after the validation cutoff (cutoff - 61 days)
+    val_cut = cutoff - pd.Timedelta(days=61)
+    val_features = pd.read_parquet(data / "04_feature/customer_features_val.parquet")
+    assert (val_features["as_of"] == val_cut).all() and val_features["last_ts"].max() <= val_cut
+    fit = pd.read_parquet(data / "05_model_input/interactions_fit.parquet")
+    val = pd.read_parquet(data / "05_model_input/interactions_val.parquet")
+    assert fit["ts"].max() <= val_cut < val["ts"].min() and val["ts"].max() <= cutoff
+    assert len(fit) + len(val) == len(train)
+    # serving profiles: as of the end of the data
+    serving = pd.read_parquet(data / "04_feature/customer_features_serving.parquet")
+    assert (serving["as_of"] == test["ts"].max()).all()
+    assert set(features["user_id"]) <= set(serving["user_id"])
     assert catalog["category"].nunique() == 10  # the items table's categories are used
     counts = dict(zip(report["step"], report["rows"], strict=True))
     assert counts["exact_duplicates"] > 0 and counts["cancellation_lines"] > 0
@@ -36,13 +59,9 @@ def test_synthetic_run_produces_every_output(synthetic_project: Path) -> None:
 
 def test_bring_your_own_data_environment(tmp_path: Path) -> None:
     """A user's CSVs with their own column names run through an environment, no code change."""
-    project = make_project_copy(tmp_path / "byod")
-    (project / "data/01_raw/example_shop").unlink()
-    shop = project / "data/01_raw/example_shop"
-    shop.mkdir()
-    root = Path(__file__).resolve().parents[3] / "data/01_raw/example_shop"
+    project, shop = example_shop_copy(tmp_path / "byod")
     for name in ("orders.csv", "customers.csv"):
-        (shop / name).write_text((root / name).read_text())
+        (shop / name).write_text((EXAMPLE_SHOP / name).read_text())
     pd.DataFrame({"user_id": ["U000003"]}).to_csv(shop / "suppression_list.csv", index=False)
 
     run_kedro(project, "--env", "example_shop", "--pipeline", "data_engineering")
@@ -61,12 +80,8 @@ def test_bring_your_own_data_environment(tmp_path: Path) -> None:
 
 
 def test_bad_raw_table_stops_before_any_output(tmp_path: Path) -> None:
-    project = make_project_copy(tmp_path / "bad")
-    (project / "data/01_raw/example_shop").unlink()
-    shop = project / "data/01_raw/example_shop"
-    shop.mkdir()
-    root = Path(__file__).resolve().parents[3] / "data/01_raw/example_shop"
-    orders = pd.read_csv(root / "orders.csv").drop(columns=["Price"])
+    project, shop = example_shop_copy(tmp_path / "bad")
+    orders = pd.read_csv(EXAMPLE_SHOP / "orders.csv").drop(columns=["Price"])
     orders.to_csv(shop / "orders.csv", index=False)
 
     import subprocess

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import run_kedro
+from tests.conftest import run_kedro, synthetic_truth
 
 # small budgets: this checks the wiring and the planted truth, bench/ measures the quality
 FAST = (
@@ -31,21 +31,6 @@ def forecasted(synthetic_project: Path) -> Path:
     return synthetic_project
 
 
-def truth(project: Path, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
-    """The planted truth through the synthetic catalog."""
-    from kedro.config import OmegaConfigLoader
-    from kedro.io import DataCatalog
-
-    monkeypatch.chdir(project)
-    loader = OmegaConfigLoader(
-        str(project / "conf"),
-        base_env="base",
-        default_run_env="synthetic",
-        runtime_params={"synthetic_users": 300},
-    )
-    return DataCatalog.from_config(loader["catalog"]).load("synthetic_truth")
-
-
 @pytest.mark.e2e
 def test_planted_14_day_cycle_is_recovered(
     forecasted: Path, monkeypatch: pytest.MonkeyPatch
@@ -53,7 +38,7 @@ def test_planted_14_day_cycle_is_recovered(
     preds = pd.read_parquet(
         forecasted / "data" / "synthetic" / "07_model_output" / "next_purchase_predictions.parquet"
     )
-    planted = truth(forecasted, monkeypatch)
+    planted = synthetic_truth(forecasted, monkeypatch)
     loyal = preds.merge(planted, on="user_id")
     loyal = loyal[loyal["segment"] == "loyal"]
     assert len(loyal) >= 20

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from tests.conftest import run_kedro
+from tests.conftest import run_kedro, synthetic_truth
 
 SNAPSHOTS = ("val", "train", "serving")
 
@@ -22,26 +22,11 @@ def segmented(synthetic_project: Path) -> Path:
     return synthetic_project / "data" / "synthetic"
 
 
-def truth(project: Path, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
-    """The planted truth through the synthetic catalog (no session: other pipelines stay out)."""
-    from kedro.config import OmegaConfigLoader
-    from kedro.io import DataCatalog
-
-    monkeypatch.chdir(project)  # the catalog's paths are relative to the project
-    loader = OmegaConfigLoader(
-        str(project / "conf"),
-        base_env="base",
-        default_run_env="synthetic",
-        runtime_params={"synthetic_users": 300},
-    )
-    return DataCatalog.from_config(loader["catalog"]).load("synthetic_truth")
-
-
 @pytest.mark.e2e
 def test_clusters_recover_planted_segments(
     segmented: Path, synthetic_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    planted = truth(synthetic_project, monkeypatch).set_index("user_id")["segment"]
+    planted = synthetic_truth(synthetic_project, monkeypatch).set_index("user_id")["segment"]
     for when in SNAPSHOTS:
         seg = pd.read_parquet(segmented / "07_model_output" / f"customer_segments_{when}.parquet")
         score = adjusted_rand_score(planted.loc[seg["user_id"]], seg["cluster_id"])
@@ -60,6 +45,10 @@ def test_segment_tables_follow_the_contract(segmented: Path) -> None:
     # the storefront has a clickstream, so the event rules take part
     rules = pd.read_csv(segmented / "08_reporting" / "segment_rules.csv")
     assert {"Cart Abandoners", "Browsers-not-Buyers"} <= set(rules["segment"])
+    # the rule table lists every configured rule; customers must also land in them
+    for when in SNAPSHOTS:
+        seg = pd.read_parquet(segmented / "07_model_output" / f"customer_segments_{when}.parquet")
+        assert {"Cart Abandoners", "Browsers-not-Buyers"} <= set(seg["rule_segment"]), when
 
 
 @pytest.mark.e2e
