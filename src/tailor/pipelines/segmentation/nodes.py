@@ -29,7 +29,7 @@ from tailor.segmentation.clustering import (
     stable_sample,
 )
 from tailor.segmentation.features import FeatureSpace, derive, fit_feature_space
-from tailor.segmentation.labels import name_clusters
+from tailor.segmentation.labels import NOISE_LABEL, name_clusters
 from tailor.segmentation.rules import assign_rule_segments, describe_rules
 from tailor.segmentation.stability import compare
 
@@ -93,7 +93,7 @@ def assign_segments(
 ) -> pd.DataFrame:
     """user_id, cluster_id, cluster_label, rule_segment for every customer of the snapshot."""
     cluster = model.predict(features)
-    labels = np.array([*model.labels, "Unclustered"], dtype=object)
+    labels = np.array([*model.labels, NOISE_LABEL], dtype=object)
     out = pd.DataFrame(
         {
             "user_id": features["user_id"].astype(str).to_numpy(),
