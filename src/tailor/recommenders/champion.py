@@ -20,7 +20,7 @@ def promote(client: MlflowClient, name: str, version: str, val_score: float) -> 
         current = client.get_model_version_by_alias(name, "champion")
     except MlflowException:
         current = None
-    if current is None or current.version == str(version):
+    if current is None or str(current.version) == str(version):
         client.set_registered_model_alias(name, "champion", str(version))
         reason = "no champion yet"
         return {"version": str(version), "alias": "champion", "reason": reason}

@@ -1,0 +1,115 @@
+"""Tuning never sees the test window: poisoning it changes no chosen parameter."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+from omegaconf import OmegaConf
+
+from tailor.pipelines.recommender import create_pipeline
+from tailor.splits import split_by_time
+from tests.recommenders.conftest import planted_interactions, planted_items, planted_users
+
+ROOT_PARAMS = "conf/base/parameters_recommender.yml"
+
+
+def small_params() -> dict[str, Any]:
+    from tests.conftest import ROOT
+
+    params = OmegaConf.to_container(OmegaConf.load(ROOT / ROOT_PARAMS), resolve=False)[
+        "recommender"
+    ]
+    params = copy.deepcopy(params)
+    params["tuning"].update(n_trials=3, timeout=30, storage_dir=None, startup=2)
+    for fam in params["families"].values():
+        fam["n_trials"] = 3
+        fam["timeout"] = 30
+    params["families"]["ease"]["fixed"]["min_item_buyers"] = 1
+    params["families"]["als"]["space"]["factors"]["choices"] = [4, 8]
+    params["families"]["als"]["start"]["factors"] = 8
+    params["families"]["lightfm"]["space"]["components"]["choices"] = [4, 8]
+    params["families"]["lightfm"]["space"]["epochs"].update(low=2, high=4)
+    params["families"]["lightfm"]["start"].update(components=8, epochs=2)
+    params["blend"].update(n_trials=4)
+    params["baselines"]["lightfm_default"]["params"]["epochs"] = 2
+    params["registry"]["enabled"] = False
+    return params
+
+
+def inputs(test_override: pd.DataFrame | None = None) -> dict[str, Any]:
+    inter = planted_interactions(n_users=80, seed=3)
+    train, test = split_by_time(inter, "2023-06-01")
+    fit, val = split_by_time(train, "2023-05-01")
+    users = planted_users(inter)
+    features = users[["user_id", "country"]].assign(recency_days=np.arange(len(users)) % 9)
+    segments = users[["user_id", "rule_segment"]].assign(cluster_label="c")
+    return {
+        "interactions_train": train,
+        "interactions_test": test if test_override is None else test_override,
+        "interactions_fit": fit,
+        "interactions_val": val,
+        "item_catalog": planted_items(),
+        "customer_features_val": features,
+        "customer_features_train": features,
+        "customer_segments_val": segments,
+        "customer_segments_train": segments,
+        "params:recommender": small_params(),
+        "params:seed": 5,
+    }
+
+
+class KeptDataset(MemoryDataset):
+    """A memory dataset the runner cannot release, so intermediate outputs can be read."""
+
+    def _release(self) -> None:
+        pass
+
+
+def run(data: dict[str, Any]) -> dict[str, Any]:
+    pipeline = create_pipeline()
+    catalog = DataCatalog({name: MemoryDataset(value) for name, value in data.items()})
+    outputs = [
+        *sorted(o for o in pipeline.all_outputs() if o.startswith("recommender_tuned")),
+        "recommender_served",
+        "recommendations_test",
+    ]
+    for name in outputs:
+        catalog[name] = KeptDataset(copy_mode="assign")
+    SequentialRunner().run(pipeline, catalog)
+    return {name: catalog.load(name) for name in outputs}
+
+
+def test_tuning_nodes_do_not_take_the_test_window() -> None:
+    for node in create_pipeline().nodes:
+        if node.name.startswith("tune_"):
+            assert "interactions_test" not in node.inputs
+            assert "interactions_train" not in node.inputs
+
+
+def test_poisoned_test_window_changes_no_choice() -> None:
+    clean = run(inputs())
+    data = inputs()
+    test = data["interactions_test"]
+    rng = np.random.default_rng(0)
+    # Poison: every test purchase becomes a random item; the dates stay in the test window.
+    poisoned = test.assign(
+        item_id=rng.permutation(planted_items()["item_id"].to_numpy().repeat(len(test) // 40 + 1))[
+            : len(test)
+        ]
+    )
+    dirty = run(inputs(poisoned))
+    for name in clean:
+        if name.startswith("recommender_tuned"):
+            assert clean[name].get("params") == dirty[name].get("params"), name
+    assert clean["recommender_served"]["candidate"] == dirty["recommender_served"]["candidate"]
+    assert clean["recommender_served"]["params"] == dirty["recommender_served"]["params"]
+    assert clean["recommender_served"]["val_metrics"] == dirty["recommender_served"]["val_metrics"]
+    # ...while the test numbers did change: the poison reached the test scoring.
+    assert (
+        clean["recommender_served"]["test_metrics"] != dirty["recommender_served"]["test_metrics"]
+    )
