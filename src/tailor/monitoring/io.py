@@ -35,30 +35,35 @@ class MlflowTagsDataset(AbstractDataset[dict[str, str], dict[str, str]]):
 
 
 class LatestMlflowMetricsDataset(AbstractDataset[dict[str, float], dict[str, float]]):
-    """The given metrics of the newest other run in the active experiment that logged them.
+    """The given metrics of the newest other top-level run in the active experiment that
+    logged all of them (nested runs, e.g. Optuna trials, log validation metrics too).
 
     Loads ``{}`` when there is no such run (e.g. the recommender has not been trained yet).
     """
 
-    def __init__(self, metrics: list[str], metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, metrics: list[str], max_runs: int = 500, metadata: dict[str, Any] | None = None
+    ) -> None:
         self._metrics = list(metrics)
+        self._max_runs = max_runs
         self.metadata = metadata
 
     def load(self) -> dict[str, float]:
         active = mlflow.active_run()
         if active is None:
             return {}
-        key = self._metrics[0]
         runs = mlflow.search_runs(
             experiment_ids=[active.info.experiment_id],
-            filter_string=f"metrics.`{key}` > -1e300",
+            filter_string=f"metrics.`{self._metrics[0]}` > -1e300",
             order_by=["attributes.start_time DESC"],
-            max_results=5,
+            max_results=self._max_runs,
             output_format="list",
         )
         for run in runs:
-            if run.info.run_id != active.info.run_id:
-                found = {m: run.data.metrics[m] for m in self._metrics if m in run.data.metrics}
+            nested = "mlflow.parentRunId" in run.data.tags
+            complete = all(m in run.data.metrics for m in self._metrics)
+            if run.info.run_id != active.info.run_id and not nested and complete:
+                found = {m: run.data.metrics[m] for m in self._metrics}
                 return {**found, "run_id": run.info.run_id}  # type: ignore[dict-item]
         return {}
 

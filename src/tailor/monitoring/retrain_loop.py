@@ -64,13 +64,17 @@ def champion(
 
 
 def newest_validation(client: mlflow.MlflowClient, experiment_id: str, metric: str) -> float | None:
+    """``val/<metric>`` of the newest top-level run that logged it (not an Optuna trial)."""
     runs = client.search_runs(
         [experiment_id],
         filter_string=f"metrics.`val/{metric}` > -1e300",
         order_by=["attributes.start_time DESC"],
-        max_results=1,
+        max_results=500,
     )
-    return runs[0].data.metrics[f"val/{metric}"] if runs else None
+    for run in runs:
+        if "mlflow.parentRunId" not in run.data.tags:
+            return run.data.metrics[f"val/{metric}"]
+    return None
 
 
 def decide(

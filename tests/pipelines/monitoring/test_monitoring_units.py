@@ -238,6 +238,10 @@ def test_latest_holdout_metrics_and_tags_through_mlflow(tmp_path) -> None:
             mlflow.log_metrics({"val/ndcg_at_10": 0.1, "test/ndcg_at_10": 0.09})
         with mlflow.start_run(run_name="recommender") as rec:
             mlflow.log_metrics({"val/ndcg_at_10": 0.2, "test/ndcg_at_10": 0.05})
+            with mlflow.start_run(run_name="trial", nested=True):  # newer, but a trial
+                mlflow.log_metric("val/ndcg_at_10", 0.9)
+        with mlflow.start_run(run_name="evaluation"):  # newer, but no validation metric
+            mlflow.log_metric("test/ndcg_at_10", 0.3)
         with mlflow.start_run(run_name="segmentation"):
             mlflow.log_metric("seg/silhouette", 0.3)
         dataset = LatestMlflowMetricsDataset(["val/ndcg_at_10", "test/ndcg_at_10"])
