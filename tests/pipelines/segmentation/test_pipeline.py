@@ -48,8 +48,14 @@ def test_stability_metrics(world: dict[str, pd.DataFrame], seg_params: dict[str,
     # planted segments are well separated: reseeding barely moves anyone
     assert values["segmentation/stability/ari_seed_worst"] > 0.8
     assert 0 <= values["segmentation/stability/changed_share_seed_worst"] < 0.1
-    # customers compared are those present in both snapshots
-    assert 0 < values["segmentation/stability/customers_previous_month"] <= len(feats)
-    assert -1 <= values["segmentation/stability/ari_previous_month"] <= 1
+    # customers compared are those present in both snapshots: bought by a month earlier
+    month_ago = pd.Timestamp("2023-10-01") - pd.Timedelta(
+        days=seg_params["stability"]["previous_days"]
+    )
+    first = w["lines"].groupby("user_id")["ts"].min()
+    assert values["segmentation/stability/customers_previous_month"] == (first <= month_ago).sum()
+    # planted segments persist: a month earlier the same customers are grouped alike
+    assert values["segmentation/stability/ari_previous_month"] > 0.8
+    assert values["segmentation/stability/changed_share_previous_month"] < 0.1
     shares = [v for k, v in values.items() if "/rule_share/" in k]
     assert sum(shares) == pytest.approx(1.0)
