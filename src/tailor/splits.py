@@ -14,7 +14,9 @@ def split_by_time(
     """Return ``(before, after)`` with ``before.ts <= cutoff < after.ts [<= end]``.
 
     Used for train/test (cutoff from parameters) and, inside train, for fit/validation,
-    so that tuning never sees the test window.
+    so that tuning never sees the test window. ``cutoff`` is an instant: a bare date is its
+    midnight, so lines later that day are ``after`` (point-in-time features use the same
+    instant as their as-of date, so features and split agree).
     """
     cutoff = pd.Timestamp(cutoff)
     ts = df[ts_col]
