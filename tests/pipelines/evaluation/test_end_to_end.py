@@ -93,6 +93,6 @@ def test_two_runs_compare_in_mlflow_on_the_same_keys(evaluated: Path) -> None:
     served = table.set_index("candidate").loc["served"]
     assert newest["metrics.test/ndcg_at_10"] == pytest.approx(served["ndcg_at_10"])
     tags = json.loads(
-        (evaluated / "data" / "synthetic" / "08_reporting" / "evaluation_tags.json").read_text()
+        (evaluated / "data" / "synthetic" / "08_reporting" / "evaluation_flags.json").read_text()
     )
     assert newest["tags.fairness.flagged"] == tags["fairness.flagged"] in ("true", "false")

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
-import mlflow
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
-from tailor.evaluation.mlflow_tags import MlflowTagsDataset
 from tailor.pipelines.evaluation import create_pipeline
 
 
@@ -54,6 +50,7 @@ def test_pipeline_runs_end_to_end_in_memory(world, eval_params) -> None:
     assert served_country["gap"] > 0.5
     assert gaps.loc[("oracle", "country_group"), "gap"] == pytest.approx(0.0)
     tags = catalog.load("evaluation_tags")
+    assert tags == catalog.load("evaluation_flags")
     assert tags["fairness.flagged"] == "true" and "country_group" in tags["fairness.flags"]
 
     metrics = catalog.load("evaluation_metrics")
@@ -77,12 +74,3 @@ def test_pipeline_runs_end_to_end_in_memory(world, eval_params) -> None:
         isinstance(catalog.load(f"evaluation_{p}_plot"), Figure)
         for p in ("metric_curves", "group_bars", "popularity_bias")
     )
-
-
-def test_tags_dataset_writes_json_without_a_run(tmp_path) -> None:
-    """Setting the tags on a live run is checked by the end-to-end kedro run."""
-    assert mlflow.active_run() is None
-    dataset = MlflowTagsDataset(filepath=str(tmp_path / "out" / "tags.json"))
-    dataset.save({"fairness.flagged": "true", "n": 3})
-    assert json.loads((tmp_path / "out" / "tags.json").read_text())["n"] == "3"
-    assert dataset.load() == {"fairness.flagged": "true", "n": "3"}

@@ -156,6 +156,11 @@ def audit_fairness(
     return gaps, exposure, bias, parity, tags
 
 
+def run_tags(flags: dict[str, str]) -> dict[str, str]:
+    """The fairness flags as MLflow run tags (searchable: ``tags.fairness.flagged``)."""
+    return {str(k): str(v) for k, v in flags.items()}
+
+
 def write_report(
     summary: pd.DataFrame,
     groups: pd.DataFrame,

@@ -79,10 +79,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "evaluation_exposure",
                     "evaluation_popularity_bias",
                     "evaluation_category_parity",
-                    "evaluation_tags",
+                    "evaluation_flags",
                 ],
                 name="audit_fairness",
             ),
+            # the flags become tags of the MLflow run (searchable: tags.fairness.flagged)
+            Node(n.run_tags, "evaluation_flags", "evaluation_tags", name="tag_run_with_flags"),
             Node(
                 n.write_report,
                 [
@@ -91,7 +93,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "evaluation_quality_gaps",
                     "evaluation_popularity_bias",
                     "evaluation_category_parity",
-                    "evaluation_tags",
+                    "evaluation_flags",
                     "evaluation_population",
                     "params:split",
                     p,
