@@ -37,7 +37,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def serving_project(request: pytest.FixtureRequest) -> Path:
-    """A project copy with data_engineering and recommender run on 300 synthetic users.
+    """A project copy with data_engineering, segmentation and recommender run on 300
+    synthetic users (forecasting outputs are packaged too when another test made them).
 
     ``TAILOR_SERVING_TEST_PROJECT`` reuses an already prepared copy (local iteration only).
     """
@@ -45,8 +46,14 @@ def serving_project(request: pytest.FixtureRequest) -> Path:
     if prepared:
         return Path(prepared)
     project: Path = request.getfixturevalue("synthetic_project")
-    if not (project / "data/synthetic/06_models/recommender/MLmodel").exists():
-        run_kedro(project, *SYNTHETIC[:2], "--pipeline", "recommender", *SYNTHETIC[2:])
+    data = project / "data/synthetic"
+    needs = {  # reuse what other tests already ran in this session's project
+        "segmentation": data / "07_model_output/customer_segments_serving.parquet",
+        "recommender": data / "06_models/recommender/MLmodel",
+    }
+    for pipeline, output in needs.items():
+        if not output.exists():
+            run_kedro(project, *SYNTHETIC[:2], "--pipeline", pipeline, *SYNTHETIC[2:])
     return project
 
 
