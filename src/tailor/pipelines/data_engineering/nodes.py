@@ -139,6 +139,7 @@ def filter_sources(
 def build_item_catalog(
     demand_lines: pd.DataFrame, items: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
+    """The catalog from all demand (anonymous buyers too: they still show what sells)."""
     return build_catalog(
         demand_lines, items, params["min_category_items"], params["category_stopwords"]
     )
@@ -163,6 +164,7 @@ def daily_demand(demand_lines: pd.DataFrame) -> pd.DataFrame:
 
 
 def interaction_lines(customer_lines: pd.DataFrame) -> pd.DataFrame:
+    """The model-facing columns of customer lines in time order (what the split cuts)."""
     cols = ["user_id", "item_id", "order_id", "ts", "quantity", "unit_price", "country"]
     return customer_lines[cols].sort_values(["ts", "order_id"], kind="stable", ignore_index=True)
 
@@ -192,10 +194,6 @@ def user_item_matrix(train: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _features(lines, users, events, email, as_of) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    return customer_features(lines, as_of, users=users, events=events, email=email)
-
-
 def features_at_validation_cutoff(
     lines: pd.DataFrame,
     users: pd.DataFrame,
@@ -204,9 +202,8 @@ def features_at_validation_cutoff(
     split: dict[str, Any],
 ) -> pd.DataFrame:
     """Features for tuning: only data up to the validation cutoff."""
-    return _features(
-        lines, users, events, email, validation_cutoff(split["cutoff"], split["validation_days"])
-    )
+    as_of = validation_cutoff(split["cutoff"], split["validation_days"])
+    return customer_features(lines, as_of, users=users, events=events, email=email)
 
 
 def features_at_cutoff(
@@ -217,11 +214,11 @@ def features_at_cutoff(
     split: dict[str, Any],
 ) -> pd.DataFrame:
     """Features for training and evaluation: only data up to the train/test cutoff."""
-    return _features(lines, users, events, email, split["cutoff"])
+    return customer_features(lines, split["cutoff"], users=users, events=events, email=email)
 
 
 def features_at_end(
     lines: pd.DataFrame, users: pd.DataFrame, events: pd.DataFrame, email: pd.DataFrame
 ) -> pd.DataFrame:
     """Features for serving: everything up to the end of the data."""
-    return _features(lines, users, events, email, lines["ts"].max())
+    return customer_features(lines, lines["ts"].max(), users=users, events=events, email=email)
