@@ -163,6 +163,15 @@ def conform_table(
         raise DataContractError(f"table '{table}': the table is empty (0 rows)")
     raw_name = {canon: src for src, canon in column_map.items()}
     missing_src = [src for src in column_map if src not in raw.columns]
+    present = [src for src in raw.columns if src in column_map or src in schema.columns]
+    for name in schema.columns:
+        sources = [str(src) for src in present if column_map.get(src, src) == name]
+        if len(sources) > 1:
+            # an environment's map is merged into base's, so both may name a column here
+            raise DataContractError(
+                f"table '{table}', column '{name}': raw columns {sources} all map to it; "
+                "map only the one to use (rename the other to a column the contract ignores)"
+            )
     df = raw.rename(columns=column_map)
     for name, col in schema.columns.items():
         if col.required and name not in df.columns:

@@ -93,3 +93,14 @@ def test_boolean_words_are_parsed_and_nonsense_is_named() -> None:
     users["ok"] = ["yes", "maybe", "no"]
     with pytest.raises(DataContractError, match=r"column 'consent' \(raw column 'ok'\).*maybe"):
         conform_table(users, "users", {"id": "user_id", "ok": "consent"})
+
+
+def test_two_raw_columns_mapped_to_one_canonical_column_are_named() -> None:
+    # An environment's column map is merged with base's (soft merge): base maps 'Country',
+    # the user maps 'Ship Country'; a file holding both must fail clearly, not crash in pandas.
+    two = raw().assign(**{"Ship Country": ["UK", "FR"]})
+    with pytest.raises(
+        DataContractError,
+        match=r"table 'transactions', column 'country': raw columns \['Country', 'Ship Country'\]",
+    ):
+        conform_table(two, "transactions", {**MAP, "Ship Country": "country"})
