@@ -15,6 +15,8 @@ SCORE_TAG = "val_ndcg_at_10"
 
 def promote(client: MlflowClient, name: str, version: str, val_score: float) -> dict[str, Any]:
     """Tag ``version`` with its score and move the aliases by the champion/challenger rule."""
+    # Compare at the precision stored in the tag, so a rerun with the same score is a tie.
+    val_score = round(float(val_score), 6)
     client.set_model_version_tag(name, version, SCORE_TAG, f"{val_score:.6f}")
     try:
         current = client.get_model_version_by_alias(name, "champion")
