@@ -196,6 +196,10 @@ def main() -> None:
     }
     if not args.no_variants:
         servers |= {
+            "Tailor, tracing on (BentoML default)": (
+                [*bentoml_cmd, "tailor.serving.service:Tailor"],
+                {**tailor_env, "TAILOR_UNTRACED": ""},
+            ),
             "Tailor, 1 worker": (
                 [*bentoml_cmd, "tailor.serving.service:Tailor"],
                 {**tailor_env, "TAILOR_WORKERS": "1"},
