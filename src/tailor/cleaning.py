@@ -17,16 +17,22 @@ NO_USER = ""  # stands for a missing customer while netting (anonymous lines sti
 
 
 def drop_exact_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Drop lines identical in every column (export glitches); a different quantity is a real
+    second line of the order and stays."""
     kept = df.drop_duplicates(ignore_index=True)
     return kept, len(df) - len(kept)
 
 
 def drop_users(df: pd.DataFrame, user_ids: Iterable[str]) -> tuple[pd.DataFrame, int]:
+    """Drop every line of ``user_ids`` (the suppression list: customers who asked to be
+    forgotten), before any other rule so no count or output retains them."""
     mask = df["user_id"].isin(set(user_ids))
     return df[~mask].reset_index(drop=True), int(mask.sum())
 
 
 def is_cancellation(df: pd.DataFrame, prefix: str) -> pd.Series:
+    """Cancellation lines are recognised by their order id (UCI: 'C…'), not by sign: some
+    negative lines are stock adjustments, not cancellations."""
     return df["order_id"].astype(str).str.startswith(prefix)
 
 
@@ -108,6 +114,8 @@ def net_cancellations(df: pd.DataFrame, prefix: str) -> tuple[pd.DataFrame, dict
 
 
 def drop_non_positive(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop lines with quantity <= 0 (adjustments left after netting) or price <= 0 (free
+    samples, write-offs); a line bad on both counts once, under quantity."""
     bad_qty = df["quantity"] <= 0
     bad_price = (df["unit_price"] <= 0) & ~bad_qty
     kept = df[~(bad_qty | bad_price)].reset_index(drop=True)
