@@ -24,7 +24,7 @@ from tailor.recommenders.champion import promote
 from tailor.recommenders.evaluate import holdout_truth
 from tailor.recommenders.pyfunc import pyfunc_kwargs
 from tailor.recommenders.registry import make_candidate
-from tailor.recommenders.tuning import tune_family
+from tailor.recommenders.tuning import NestedRunCallback, tune_family
 
 log = logging.getLogger(__name__)
 FAMILIES = ["popularity", "ease", "als", "item_knn", "content", "lightfm"]
@@ -144,7 +144,12 @@ def tune_blend(
         return metrics[target]
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=int(cfg["n_trials"]), timeout=float(cfg["timeout"]))
+    study.optimize(
+        objective,
+        n_trials=int(cfg["n_trials"]),
+        timeout=float(cfg["timeout"]),
+        callbacks=[NestedRunCallback("blend")],
+    )
     best = study.best_trial
     return {
         "family": "blend",
