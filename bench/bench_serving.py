@@ -2,10 +2,12 @@
 service doing the same numpy top-10, all in one run, with ``wrk`` on loopback.
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``) and packaged models (``make package``).
-Runs each server at concurrency 1, 8 and 32 for ``--seconds`` each (bounded), then a few
-Tailor variants at 8 and 32 to locate the latency tail (access log, workers).
+All servers run at once and are measured in interleaved rounds (the machine is shared: a
+burst of background load then hits every configuration alike) at concurrency 1, 8 and 32,
+plus Tailor variants at 8 and 32 to locate the latency tail (tracing, access log, workers).
+Bounded: rounds x cells x seconds.
 
-    .venv/bin/python bench/bench_serving.py [--seconds 8]
+    .venv/bin/python bench/bench_serving.py [--seconds 4 --rounds 3]
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -86,13 +88,16 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
-def wrk(url: str, connections: int, seconds: int, script: Path) -> dict[str, float]:
+def wrk(
+    url: str, connections: int, seconds: int, script: Path, warmup: bool = True
+) -> dict[str, float]:
     threads = min(connections, 2)
-    subprocess.run(  # warm-up, not measured
-        ["wrk", "-t1", f"-c{connections}", "-d2s", "-s", str(script), url],
-        capture_output=True,
-        check=True,
-    )
+    if warmup:  # not measured
+        subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", "-d2s", "-s", str(script), url],
+            capture_output=True,
+            check=True,
+        )
     out = subprocess.run(
         [
             "wrk",
@@ -137,7 +142,8 @@ def noise_floor_ms(n: int = 3000) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=4, help="per cell and round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--no-variants", action="store_true")
     args = parser.parse_args()
@@ -210,14 +216,23 @@ def main() -> None:
             ),
         }
     floor = noise_floor_ms()
-    rows = []
-    for name, (cmd, server_env) in servers.items():
-        variant = name.startswith("Tailor,")
-        with server(cmd, server_env, users[0]) as url:
-            for c in [c for c in levels if not variant or c > 1]:
-                r = wrk(f"{url}/recommend", c, args.seconds, script)
-                print(f"{name:55s} c={c:<3d} {r}", flush=True)
-                rows.append({"server": name, "concurrency": c, **r})
+    raw = []
+    with ExitStack() as stack:  # all servers up at once; idle ones cost next to nothing
+        urls = {
+            name: stack.enter_context(server(cmd, e, users[0]))
+            for name, (cmd, e) in servers.items()
+        }
+        for r in range(args.rounds):  # interleaved rounds: background load hits every cell alike
+            for name, url in urls.items():
+                variant = name.startswith("Tailor,")
+                for c in [c for c in levels if not variant or c > 1]:
+                    res = wrk(f"{url}/recommend", c, args.seconds, script, warmup=r == 0)
+                    print(f"round {r} {name:55s} c={c:<3d} {res}", flush=True)
+                    raw.append({"server": name, "concurrency": c, **res})
+    per = pd.DataFrame(raw).groupby(["server", "concurrency"], sort=False)
+    rows = (
+        per[["rps", "p50_ms", "p99_ms"]].median().join(per["errors"].sum()).reset_index()
+    ).to_dict("records")
     table = pd.DataFrame(rows)
     fastapi = table[table["server"].str.startswith("FastAPI")].set_index("concurrency")["rps"]
     body_rows = [
@@ -236,7 +251,9 @@ def main() -> None:
         pd.read_parquet(next((home / "models" / "tailor-catalog").glob("*/items.parquet")))
     )
     body = (
-        f"wrk on loopback, {args.seconds} s per cell after a 2 s warm-up; Tailor serves "
+        f"wrk on loopback; every server up at once and measured in {args.rounds} interleaved "
+        f"rounds of {args.seconds} s per cell (2 s warm-up first): medians over rounds. "
+        "Tailor serves "
         f"{len(users)} known users round-robin from its packaged models ({n_items:,} items), "
         "SQLite profile store; baselines score 4,000 items × 64 factors with numpy. "
         f"Noise floor: the same top-10 in-process, no server, took p50 {floor[0]:.2f} ms and "
