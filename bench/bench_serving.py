@@ -264,7 +264,7 @@ def main() -> None:
         "serving",
         "Serving: POST /recommend under load",
         body,
-        "python bench/bench_serving.py --seconds " + str(args.seconds),
+        f"python bench/bench_serving.py --seconds {args.seconds} --rounds {args.rounds}",
     )
     print(body)
 
