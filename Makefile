@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv run test lint lock serve mlflow-ui bench clean package redis monitoring-ui retrain-if-needed
+.PHONY: venv run test lint lock serve mlflow-ui bench clean package redis wrk monitoring-ui retrain-if-needed
 
 venv: $(STAMP)
 
@@ -58,6 +58,10 @@ redis:
 	redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) \
 	  --bind 127.0.0.1 --daemonize yes --save "" --appendonly yes --appendfsync always --dir /tmp
 
+# The HTTP load generator of bench/bench_serving.py (Debian package; not needed by CI).
+wrk:
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+
 mlflow-ui: venv
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
@@ -70,7 +74,7 @@ retrain-if-needed: venv
 	$(BIN)/python -m tailor.monitoring.retrain_loop $(if $(KEDRO_ENV),--env $(KEDRO_ENV))
 
 # Every benchmark; each rewrites its own section of bench/RESULTS.md.
-bench: venv
+bench: venv wrk
 	set -e; for script in bench/bench_*.py; do $(BIN)/python $$script; done
 
 # Generated data, tracking store and caches; the shipped raw data and .gitkeep files stay.
