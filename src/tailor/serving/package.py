@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from tailor.recommenders.content import item_texts
 from tailor.serving import artefacts
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def model_candidates(bundle: Path, users: list[str], pool: int, chunk: int = 200
 
 def content_neighbours(items: pd.DataFrame, n: int, max_features: int) -> dict[str, np.ndarray]:
     """Each item's ``n`` most similar items by TF-IDF cosine on text + category."""
-    text = (items["text"].fillna("") + " " + items["category"].fillna("")).str.strip()
+    text = item_texts(items, items["item_id"].astype(str).to_numpy())  # as the recommender's
     x = TfidfVectorizer(max_features=max_features, sublinear_tf=True).fit_transform(text)
     n = min(n, len(items) - 1)
     idx = np.zeros((len(items), n), dtype=np.int32)
