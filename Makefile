@@ -35,9 +35,10 @@ lock: $(STAMP)
 run: venv
 	$(BIN)/kedro run
 
-test: venv
+# The Redis profile-store tests run against a real redis-server on loopback (`make redis`).
+test: venv redis
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest
+	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest
 
 lint: venv
 	$(BIN)/ruff check src tests bench
