@@ -65,13 +65,16 @@ class NestedRunCallback:
                 mlflow.log_metric("val/ndcg_at_10_by_epoch", float(value), step=int(step))
 
 
-def study_name(family: str, fit: pd.DataFrame, val: pd.DataFrame, cfg: dict[str, Any]) -> str:
-    """Family + a fingerprint of the data and search space: a rerun on the same inputs
-    resumes its study, a change of data or space starts a fresh one."""
+def study_name(
+    family: str, fit: pd.DataFrame, val: pd.DataFrame, cfg: dict[str, Any], n_items: int
+) -> str:
+    """Family + a fingerprint of the data, rankable items and search space: a rerun on the
+    same inputs resumes its study, a change of any of them starts a fresh one."""
     key = json.dumps(
         {
             "fit": [len(fit), str(fit["ts"].max())],
             "val": [len(val), str(val["ts"].max())],
+            "items": n_items,
             "cfg": cfg,
         },
         sort_keys=True,
@@ -102,7 +105,7 @@ def tune_family(
     if storage_dir:
         Path(storage_dir).mkdir(parents=True, exist_ok=True)
         storage = f"sqlite:///{Path(storage_dir) / 'optuna_recommender.db'}"
-    name = study_name(family, fit, val, {"fixed": fixed, "space": space, "seed": seed})
+    name = study_name(family, fit, val, {"fixed": fixed, "space": space, "seed": seed}, n_items)
     study = optuna.create_study(
         study_name=name,
         storage=storage,

@@ -56,6 +56,15 @@ def user_attributes(
     return out.reset_index()
 
 
+def items_known_by(items: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:
+    """The catalog as it stood at the end of ``interactions``: items sold by then.
+
+    The derived catalog lists every item ever sold; an item first sold after a cutoff must
+    be neither rankable nor counted in coverage for a model trained before it.
+    """
+    return items[items["item_id"].isin(interactions["item_id"])].reset_index(drop=True)
+
+
 def tune(
     family: str,
     fit: pd.DataFrame,
@@ -70,7 +79,7 @@ def tune(
         family,
         fit,
         val,
-        items,
+        items_known_by(items, fit),
         users,
         params["families"][family],
         params["tuning"],
@@ -116,6 +125,7 @@ def tune_blend(
     ranked = [t for t in ranked if t["family"] != "popularity"][: int(cfg["top"])]
     if not cfg["enabled"] or len(ranked) < 2:
         return {"family": "blend", "enabled": False}
+    items = items_known_by(items, fit)
     relevant = holdout_truth(fit, val)
     users_eval = sorted(relevant)
     comps = [make_candidate(t["family"], t["params"], seed).fit(fit, items, users) for t in ranked]
@@ -191,6 +201,7 @@ def refit_and_score(
     top_k = max(int(params["top_k"]), *ks)
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
     relevant = holdout_truth(train, test)
+    items = items_known_by(items, train)
     n_items = len(items)
     by_family = {t["family"]: t for t in tuned}
     fitted: dict[str, Recommender] = {}
