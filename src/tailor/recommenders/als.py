@@ -8,7 +8,6 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from tailor.recommenders.base import EpochCallback, Recommender
-from tailor.recommenders.matrix import user_item_matrix
 
 
 class AlsRecommender(Recommender):
@@ -20,14 +19,7 @@ class AlsRecommender(Recommender):
     name = "als"
 
     def _matrix(self, interactions: pd.DataFrame) -> sp.csr_matrix:
-        return user_item_matrix(
-            interactions,
-            self.user_index,
-            self.item_index,
-            weighting=self.params.get("weighting", "log"),
-            half_life_days=self.params.get("half_life_days"),
-            as_of=self.as_of,
-        )
+        return self.weighted_matrix(interactions, "log")
 
     def _fit(
         self,

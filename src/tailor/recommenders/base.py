@@ -43,6 +43,17 @@ class Recommender(ABC):
         self.params = params
 
     # --- fitting ---------------------------------------------------------------------------
+    def weighted_matrix(self, interactions: pd.DataFrame, default_weighting: str) -> sp.csr_matrix:
+        """User x item matrix with this model's ``weighting`` and ``half_life_days`` params."""
+        return user_item_matrix(
+            interactions,
+            self.user_index,
+            self.item_index,
+            weighting=self.params.get("weighting", default_weighting),
+            half_life_days=self.params.get("half_life_days"),
+            as_of=self.as_of,
+        )
+
     def fit(
         self,
         interactions: pd.DataFrame,

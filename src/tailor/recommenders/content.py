@@ -11,7 +11,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from tailor.recommenders.base import EpochCallback, Recommender
-from tailor.recommenders.matrix import user_item_matrix
 
 
 def item_texts(items: pd.DataFrame | None, item_ids: np.ndarray) -> list[str]:
@@ -46,14 +45,7 @@ class ContentRecommender(Recommender):
         if not any(texts):
             texts = list(self.item_ids)
         self.vectors = normalize(vectorizer.fit_transform(texts)).astype(np.float32).tocsr()
-        self.profile_weights = user_item_matrix(
-            interactions,
-            self.user_index,
-            self.item_index,
-            weighting=self.params.get("weighting", "log"),
-            half_life_days=self.params.get("half_life_days"),
-            as_of=self.as_of,
-        )
+        self.profile_weights = self.weighted_matrix(interactions, "log")
 
     def _profiles(self, weights: sp.csr_matrix) -> np.ndarray:
         return np.asarray(normalize(weights @ self.vectors).toarray(), dtype=np.float64)

@@ -13,7 +13,6 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from tailor.recommenders.base import EpochCallback, Recommender
-from tailor.recommenders.matrix import user_item_matrix
 
 
 def ease_weights(x: sp.csr_matrix, lam: float) -> np.ndarray:
@@ -46,14 +45,7 @@ class EaseRecommender(Recommender):
         users: pd.DataFrame | None,
         on_epoch: EpochCallback | None,
     ) -> None:
-        x = user_item_matrix(
-            interactions,
-            self.user_index,
-            self.item_index,
-            weighting=self.params.get("weighting", "binary"),
-            half_life_days=self.params.get("half_life_days"),
-            as_of=self.as_of,
-        )
+        x = self.weighted_matrix(interactions, "binary")
         # Items with fewer buyers than ``min_item_buyers`` get no weights (score 0): they
         # carry almost no co-purchase signal and the inverse is cubic in the item count.
         buyers = np.asarray((x > 0).sum(axis=0)).ravel()

@@ -9,7 +9,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tailor.recommenders.base import EpochCallback, Recommender
-from tailor.recommenders.matrix import user_item_matrix
 
 
 class ItemKnnRecommender(Recommender):
@@ -27,14 +26,7 @@ class ItemKnnRecommender(Recommender):
     ) -> None:
         from implicit.nearest_neighbours import CosineRecommender
 
-        x = user_item_matrix(
-            interactions,
-            self.user_index,
-            self.item_index,
-            weighting=self.params.get("weighting", "binary"),
-            half_life_days=self.params.get("half_life_days"),
-            as_of=self.as_of,
-        )
+        x = self.weighted_matrix(interactions, "binary")
         model = CosineRecommender(K=int(self.params.get("neighbours", 20)), num_threads=1)
         with warnings.catch_warnings():  # implicit warns about its own internal COO copy
             warnings.simplefilter("ignore")

@@ -11,7 +11,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tailor.recommenders.base import EpochCallback, Recommender
-from tailor.recommenders.matrix import user_item_matrix
 
 TOKEN = re.compile(r"[a-z]{3,}")
 
@@ -108,14 +107,7 @@ class LightFmRecommender(Recommender):
         user_lists, user_vocab = user_feature_lists(users if hybrid else None, self.user_ids)
         self.item_features = feature_matrix(item_lists, item_vocab, identity=True)
         self.user_features = feature_matrix(user_lists, user_vocab, identity=True)
-        x = user_item_matrix(
-            interactions,
-            self.user_index,
-            self.item_index,
-            weighting=p.get("weighting", "binary"),
-            half_life_days=p.get("half_life_days"),
-            as_of=self.as_of,
-        ).tocoo()
+        x = self.weighted_matrix(interactions, "binary").tocoo()
         self.model = LightFM(
             no_components=int(p.get("components", 10)),
             loss=str(p.get("loss", "warp")),
