@@ -77,3 +77,12 @@ def build_catalog(
     return (
         stats[cols].rename_axis("item_id").reset_index().sort_values("item_id", ignore_index=True)
     )
+
+
+def items_known_by(items: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:
+    """The catalog as it stood at the end of ``interactions``: items sold by then.
+
+    The derived catalog lists every item ever sold; an item first sold after a cutoff must
+    be neither rankable nor counted in coverage for a model trained before it.
+    """
+    return items[items["item_id"].isin(interactions["item_id"])].reset_index(drop=True)

@@ -12,7 +12,9 @@ def prediction_frame(
     recommendations: pd.DataFrame, lines: pd.DataFrame, candidate: str, k: int
 ) -> pd.DataFrame:
     """Per customer active in ``lines``: the top score and the mean log-popularity of the
-    top-``k`` recommended items, popularity counted as buyers within the same window.
+    top-``k`` recommended items, popularity as the item's share of the window's purchase
+    lines: a share of purchases (not a count, nor a share of buyers, which both grow with
+    the window's length) so a longer or busier window is not drift by itself.
 
     Rising popularity means the model pushes what is already popular there; falling means it
     recommends items this window no longer buys (e.g. last season's products).
@@ -21,9 +23,9 @@ def prediction_frame(
         (recommendations["candidate"] == candidate) & (recommendations["rank"] <= k)
     ]
     served = served[served["user_id"].isin(lines["user_id"].unique())]
-    buyers = lines.groupby("item_id")["user_id"].nunique()
-    served = served.assign(
-        item_popularity=np.log1p(served["item_id"].map(buyers).fillna(0).to_numpy(float))
+    share = lines["item_id"].value_counts() / max(len(lines), 1)
+    served = served.assign(  # log of the share in basis points: 0 for unsold items
+        item_popularity=np.log1p(1e4 * served["item_id"].map(share).fillna(0).to_numpy(float))
     )
     per_user = served.groupby("user_id").agg(
         top_score=("score", "max"), item_popularity=("item_popularity", "mean")

@@ -148,7 +148,7 @@ def test_retrain_decision_reasons() -> None:
     assert ok["retrain_recommended"] is False
 
 
-def test_prediction_frame_counts_popularity_in_its_window() -> None:
+def test_prediction_frame_popularity_is_a_share_of_its_window() -> None:
     recs = pd.DataFrame(
         {
             "candidate": ["served"] * 4 + ["popularity"],
@@ -162,7 +162,9 @@ def test_prediction_frame_counts_popularity_in_its_window() -> None:
     out = prediction_frame(recs, lines, "served", 10).set_index("user_id")
     assert list(out.index) == ["a"]  # b bought nothing in this window
     assert out.loc["a", "top_score"] == pytest.approx(0.9)
-    assert out.loc["a", "item_popularity"] == pytest.approx((np.log1p(2) + np.log1p(1)) / 2)
+    # popularity is the share of the window's 3 purchase lines in basis points: i 2/3, j 1/3
+    expected = (np.log1p(20000 / 3) + np.log1p(10000 / 3)) / 2
+    assert out.loc["a", "item_popularity"] == pytest.approx(expected)
 
 
 def test_prediction_drift_skips_cleanly_without_recommendations(caplog) -> None:

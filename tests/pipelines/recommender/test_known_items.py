@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tailor.pipelines.recommender.nodes import items_known_by
+from tailor.item_catalog import items_known_by
 
 
 def test_only_items_sold_by_the_cutoff_are_rankable() -> None:

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from tailor.evaluation import breakdowns, fairness, plots, protocol, report
 from tailor.evaluation.groups import user_groups
+from tailor.item_catalog import items_known_by
 from tailor.metric_keys import slug
 from tailor.metrics import RANKING_METRICS, metric_key
 
@@ -97,15 +98,19 @@ def summarise(
     per_user: pd.DataFrame,
     recs: pd.DataFrame,
     catalog: pd.DataFrame,
+    train: pd.DataFrame,
     params: dict[str, Any],
     seed: int,
 ) -> pd.DataFrame:
-    """The comparison table: one row per candidate, every metric, CI for the headline metric."""
+    """The comparison table: one row per candidate, every metric, CI for the headline metric.
+
+    Coverage is over the items sold by the cutoff, the items the models could rank.
+    """
     boot = params["bootstrap"]
     return breakdowns.summary_table(
         per_user,
         recs,
-        n_items=len(catalog),
+        n_items=len(items_known_by(catalog, train)),
         ks=params["ks"],
         ci_metric=params["ci_metric"],
         n_resamples=boot["n_resamples"],

@@ -51,6 +51,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "evaluation_per_user",
                     "evaluation_recommendations",
                     "item_catalog",
+                    "interactions_train",
                     p,
                     "params:seed",
                 ],

@@ -17,6 +17,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from tailor.item_catalog import items_known_by
 from tailor.metrics import lists_from_frame, ranking_metrics
 from tailor.recommenders.base import Recommender
 from tailor.recommenders.blend import BlendRecommender, normalise
@@ -54,15 +55,6 @@ def user_attributes(
             if col in seg.columns:
                 out[col] = seg[col].astype("string").reindex(out.index)
     return out.reset_index()
-
-
-def items_known_by(items: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:
-    """The catalog as it stood at the end of ``interactions``: items sold by then.
-
-    The derived catalog lists every item ever sold; an item first sold after a cutoff must
-    be neither rankable nor counted in coverage for a model trained before it.
-    """
-    return items[items["item_id"].isin(interactions["item_id"])].reset_index(drop=True)
 
 
 def tune(
