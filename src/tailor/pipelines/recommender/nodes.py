@@ -57,28 +57,6 @@ def user_attributes(
     return out.reset_index()
 
 
-def tune(
-    family: str,
-    fit: pd.DataFrame,
-    val: pd.DataFrame,
-    items: pd.DataFrame,
-    users: pd.DataFrame,
-    params: dict[str, Any],
-    seed: int,
-) -> dict[str, Any]:
-    """One Optuna study for ``family`` on the fit/validation split."""
-    return tune_family(
-        family,
-        fit,
-        val,
-        items_known_by(items, fit),
-        users,
-        params["families"][family],
-        params["tuning"],
-        seed,
-    )
-
-
 def make_tune_node(family: str):
     def tune_node(
         fit: pd.DataFrame,
@@ -88,7 +66,17 @@ def make_tune_node(family: str):
         params: dict[str, Any],
         seed: int,
     ) -> dict[str, Any]:
-        return tune(family, fit, val, items, users, params, seed)
+        """One Optuna study for ``family`` on the fit/validation split."""
+        return tune_family(
+            family,
+            fit,
+            val,
+            items_known_by(items, fit),
+            users,
+            params["families"][family],
+            params["tuning"],
+            seed,
+        )
 
     tune_node.__name__ = f"tune_{family}"
     return tune_node
