@@ -48,7 +48,7 @@ def test_required_table_file_missing_is_named(tmp_path: Path) -> None:
 
     missing = tmp_path / "nope.parquet"
     assert OptionalTableDataset(filepath=str(missing)).load().empty
-    with pytest.raises(DatasetError, match="nope.parquet"):
+    with pytest.raises(DatasetError, match=r"nope\.parquet"):
         OptionalTableDataset(filepath=str(missing), required=True).load()
 
 
@@ -74,7 +74,7 @@ def test_unit_price_from_line_total_and_zero_quantity() -> None:
     assert lines["unit_price"].tolist() == [2.5, 0.0, 0.5]  # 0 units: dropped as non-positive
     assert lines["user_id"].tolist() == ["7", "7", "8"]  # integer ids become their digits
     raw.loc[1, "sales_value"] = "n/a"
-    with pytest.raises(DataContractError, match="line_total.*sales_value"):
+    with pytest.raises(DataContractError, match=r"line_total.*sales_value"):
         conform_table(raw.astype({"sales_value": object}), "transactions", cols)
 
 
@@ -84,7 +84,7 @@ def test_description_composed_from_product_fields() -> None:
     )
     out = compose_columns(raw, {"description": ["dept", "kind", "size"]})
     assert out["description"].tolist() == ["GROCERY COLD CEREAL 14 OZ", "DELI"]
-    with pytest.raises(DataContractError, match="compose 'description'.*'brand'"):
+    with pytest.raises(DataContractError, match=r"compose 'description'.*'brand'"):
         compose_columns(raw, {"description": ["dept", "brand"]})
 
 
