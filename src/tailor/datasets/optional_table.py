@@ -70,3 +70,11 @@ class OptionalTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._path) if self._path else None, "file_format": self._format}
+
+
+class RawTableDataset(OptionalTableDataset):
+    """A required raw table (transactions): CSV read as text; a missing file is an error."""
+
+    def __init__(self, filepath: str, **kwargs: Any) -> None:
+        kwargs.setdefault("required", True)
+        super().__init__(filepath=filepath, **kwargs)
