@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tailor.campaigns import campaign_features
 from tailor.frame_utils import modal_by
 
 DAY = pd.Timedelta(days=1)
@@ -99,12 +100,14 @@ def customer_features(
     users: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
     email: pd.DataFrame | None = None,
+    campaigns: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per customer who bought at or before ``as_of``; nothing later is read.
 
     Always: recency, frequency, monetary, purchase-interval stats, basket size, country,
     tenure. With events: channel/device mix, cart abandonment, views and searches. With
-    email: open and click rates. With users: age (or age band), gender, location, income
+    email: open and click rates. With campaign exposures: campaigns received and the
+    share responded to. With users: age (or age band), gender, location, income
     and household size bands, days since signup.
     """
     as_of = pd.Timestamp(as_of)
@@ -116,6 +119,9 @@ def customer_features(
     if email is not None and not email.empty:
         em = email[(email["sent_ts"] <= as_of) & email["user_id"].isin(out.index)]
         out = out.join(_email_features(em))
+    if campaigns is not None and not campaigns.empty:
+        out = out.join(campaign_features(campaigns[campaigns["user_id"].isin(out.index)], as_of))
+        out["campaigns_received"] = out["campaigns_received"].fillna(0)
     if users is not None and not users.empty:
         demo = users.set_index("user_id")
         cols = [c for c in ("gender", "location", "income", "household_size") if c in demo]

@@ -92,6 +92,30 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         },
         name="email",
     ),
+    # Marketing beyond email: a campaign exposure with a response is the general shape
+    # (coupons, direct mail, promotions). Exposure dates may come from campaign_info.
+    "campaigns": pa.DataFrameSchema(
+        {
+            "user_id": _str(),
+            "campaign_id": _str(),
+            "sent_ts": _ts(nullable=True, required=False),
+            "responded": _bool(required=False),
+        },
+        name="campaigns",
+    ),
+    "campaign_info": pa.DataFrameSchema(
+        {
+            "campaign_id": _str(),
+            "start_ts": _ts(nullable=True),
+            "end_ts": _ts(nullable=True, required=False),
+            "campaign_type": _str(nullable=True, required=False),
+        },
+        name="campaign_info",
+    ),
+    "campaign_responses": pa.DataFrameSchema(
+        {"user_id": _str(), "campaign_id": _str(), "ts": _ts()},
+        name="campaign_responses",
+    ),
     "items": pa.DataFrameSchema(
         {
             "item_id": _str(),
@@ -108,7 +132,10 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 USER_CATEGORIES = ("gender", "location", "income", "household_size")
 
 # Tables that may be absent (an empty frame with no columns stands for "not provided").
-OPTIONAL_TABLES = ("users", "events", "email", "items", "suppression")
+OPTIONAL_TABLES = (
+    "users", "events", "email", "items", "suppression",
+    "campaigns", "campaign_info", "campaign_responses",
+)  # fmt: skip
 
 
 _TRUE = {"true", "1", "yes", "y", "t"}

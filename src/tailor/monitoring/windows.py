@@ -121,6 +121,7 @@ def window_customer_features(
     users: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
     email: pd.DataFrame | None = None,
+    campaigns: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per (customer, tile): features from that tile's data only, as of its end."""
     frames = []
@@ -134,6 +135,7 @@ def window_customer_features(
             users=users,
             events=_in_window(events, "ts", tile),
             email=_in_window(email, "sent_ts", tile),
+            campaigns=_in_window(campaigns, "sent_ts", tile),
         )
         # Mean unit price per customer: prices seen per customer, not per line, so a few
         # customers with thousands of lines do not decide the distribution.

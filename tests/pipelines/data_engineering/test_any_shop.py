@@ -103,5 +103,39 @@ def test_country_is_optional_and_null_when_absent() -> None:
          "unit_price": [1.0], "ts": ["2024-01-01"]}
     )  # fmt: skip
     empty = pd.DataFrame()
-    lines, *_ = validate_raw_tables(raw, empty, empty, empty, empty, empty, {})
+    lines, *_ = validate_raw_tables(raw, *[empty] * 8, {})
     assert "country" in lines and lines["country"].isna().all()
+
+
+def test_campaign_exposures_dates_from_info_and_responses_in_time() -> None:
+    from tailor.campaigns import campaign_exposures
+    from tailor.customer_features import customer_features
+
+    campaigns = pd.DataFrame({"user_id": ["u", "u", "v", "w"], "campaign_id": ["1", "2", "1", "9"]})
+    info = pd.DataFrame(
+        {"campaign_id": ["1", "2"], "start_ts": pd.to_datetime(["2017-03-01", "2017-05-01"])}
+    )
+    responses = pd.DataFrame(
+        {"user_id": ["u", "u"], "campaign_id": ["1", "1"],
+         "ts": pd.to_datetime(["2017-03-20", "2017-03-10"])}
+    )  # fmt: skip
+    exp = campaign_exposures(campaigns, info, responses)
+    # campaign 9 has no date anywhere: it cannot be placed in time and is dropped
+    assert exp[["user_id", "campaign_id"]].values.tolist() == [["u", "1"], ["v", "1"], ["u", "2"]]
+    assert exp["responded"].tolist() == [True, False, False]
+    assert exp["response_ts"].iloc[0] == pd.Timestamp("2017-03-10")  # the first response
+    lines = pd.DataFrame(
+        {"user_id": ["u", "v"], "order_id": ["o1", "o2"], "item_id": ["i", "i"],
+         "quantity": [1.0, 1.0], "unit_price": [1.0, 1.0], "country": [None, None],
+         "ts": pd.to_datetime(["2017-01-05", "2017-01-06"])}
+    )  # fmt: skip
+    # point in time: before the redemption the exposure has no response yet
+    early = customer_features(lines, "2017-03-05", campaigns=exp).set_index("user_id")
+    assert (
+        early.loc["u", "campaigns_received"] == 1 and early.loc["u", "campaign_response_rate"] == 0
+    )
+    late = customer_features(lines, "2017-06-01", campaigns=exp).set_index("user_id")
+    assert (
+        late.loc["u", "campaigns_received"] == 2 and late.loc["u", "campaign_response_rate"] == 0.5
+    )
+    assert late.loc["v", "campaign_response_rate"] == 0.0
