@@ -1,0 +1,103 @@
+"""Any shop, end to end: every pipeline on the example shop and on a sample of The Complete
+Journey in fresh project copies, with no parameter edit beyond the environment's column map
+and cut-off (tuning budgets are cut for CI only)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ENV, complete_journey_sample, make_project_copy, run_kedro
+
+# CI budgets: fewer trials and seconds; the code paths are the ones a full run takes.
+BUDGET = ",".join(
+    [
+        "recommender.tuning.budget_seconds=40",
+        "forecasting.demand.tuning.n_trials=2",
+        "evaluation.bootstrap.n_resamples=100",
+    ]
+)
+OUTPUTS = [
+    "08_reporting/cleaning_report.csv",
+    "07_model_output/customer_segments_serving.parquet",
+    "07_model_output/recommendations_test.parquet",
+    "07_model_output/demand_forecast.parquet",
+    "08_reporting/evaluation.csv",
+    "08_reporting/monitoring/retrain_recommended.json",
+]
+
+
+def _outputs(data: Path) -> list[str]:
+    return [p for p in OUTPUTS if not (data / p).exists()]
+
+
+@pytest.mark.e2e
+def test_example_shop_every_pipeline_and_ids_reach_the_served_artefacts(tmp_path: Path) -> None:
+    project = make_project_copy(tmp_path / "shop")
+    run_kedro(project, "--env", "example_shop", "--params", BUDGET, timeout=1500)
+    data = project / "data/example_shop"
+    assert _outputs(data) == []
+    # ids as written ("000010", "00162") and non-ASCII names reach the served artefacts
+    home = tmp_path / "bentoml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tailor.serving.package", "--env", "example_shop"],
+        cwd=project, env={**ENV, "BENTOML_HOME": str(home)}, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    served = {
+        p.name: pd.read_parquet(p) for p in (home / "models").rglob("*.parquet") if p.is_file()
+    }
+    ids = set().union(*(set(f["user_id"].astype(str)) for f in served.values() if "user_id" in f))
+    items = set().union(*(set(f["item_id"].astype(str)) for f in served.values() if "item_id" in f))
+    text = " ".join(
+        " ".join(f[c].astype(str)) for f in served.values() for c in f if c == "description"
+    )
+    assert "000010" in ids and "10" not in ids
+    assert "00162" in items and "162" not in items
+    assert "COUSSIN BRODÉ" in text and "提灯" in text
+
+
+@pytest.mark.e2e
+def test_complete_journey_sample_every_pipeline(tmp_path: Path) -> None:
+    project = make_project_copy(tmp_path / "cj")
+    raw = project / "data/01_raw/complete_journey"
+    if raw.is_symlink():
+        raw.unlink()
+    complete_journey_sample(raw, households=80, seed=1)
+    run_kedro(project, "--env", "complete_journey", "--params", BUDGET, timeout=1500)
+    data = project / "data/complete_journey"
+    assert _outputs(data) == []
+    report = pd.read_csv(data / "08_reporting/cleaning_report.csv").set_index("step")["rows"]
+    assert report["non_positive_quantity"] > 0  # zero-quantity lines are dropped and counted
+    assert report["cancellation_lines"] == 0  # no cancellation prefix configured
+    features = pd.read_parquet(data / "04_feature/customer_features_train.parquet")
+    assert features["age_band"].dropna().str.fullmatch(r"\d\d-\d\d|\d\d\+").all()
+    assert features["campaigns_received"].max() > 0
+    groups = pd.read_csv(data / "08_reporting/evaluation_breakdowns.csv")
+    assert {"age_band", "income"} <= set(groups["grouping"])
+
+
+@pytest.mark.e2e
+def test_four_months_with_default_parameters_degrade_with_warnings(tmp_path: Path) -> None:
+    """Four months of a real shop, only the cut-off set: forecasting and monitoring run on
+    shortened folds/horizon/windows and say which parameter they shortened."""
+    project = make_project_copy(tmp_path / "short")
+    raw = project / "data/01_raw/complete_journey"
+    if raw.is_symlink():
+        raw.unlink()
+    complete_journey_sample(raw, households=80, seed=2, start="2017-01-01", end="2017-05-01")
+    args = ["--env", "complete_journey", "--params", f"split.cutoff=2017-04-01,{BUDGET}"]
+    run_kedro(project, *args, "--pipeline", "data_engineering")
+    run_kedro(project, *args, "--pipeline", "segmentation")
+    proc = run_kedro(project, *args, "--pipeline", "forecasting", timeout=1200)
+    log = " ".join((proc.stdout + proc.stderr).split())
+    assert "forecasting.demand" in log and "WARNING" in log
+    proc = run_kedro(project, *args, "--pipeline", "monitoring")
+    data = project / "data/complete_journey"
+    assert (data / "07_model_output/demand_forecast.parquet").exists()
+    assert (data / "08_reporting/monitoring/retrain_recommended.json").exists()
