@@ -169,8 +169,10 @@ class Rates(BaseModel):
     ctr: float | None
     conversion_rate: float | None
     dwell_s_mean: float | None = Field(description="Mean dwell time of attributed views (s).")
+    dwell_s_sum: float = Field(description="Total dwell time of attributed views (s).")
     views: int = Field(description="Attributed views with a dwell time.")
     users: int = Field(description="Users shown this strategy for the first time.")
+    returned_users: int = Field(description="Of those, users who came back.")
     repeat_visit_rate: float | None = Field(
         description="Share of those users who came back within repeat_window_days."
     )

@@ -113,8 +113,10 @@ def metrics_of(c: dict[str, float], prior: tuple[float, float]) -> dict[str, Any
         "conversion_rate": _rate(counts["conversion"], shown),
         "bandit_mean": round(posterior_mean(counts, prior), 4),
         "dwell_s_mean": round(c.get("dwell_sum", 0.0) / views, 2) if views else None,
+        "dwell_s_sum": round(c.get("dwell_sum", 0.0), 3),
         "views": views,
         "users": users,
+        "returned_users": int(c.get("returned", 0)),
         "repeat_visit_rate": _rate(c.get("returned", 0), users),
     }
 
