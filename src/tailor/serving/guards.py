@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import math
 import threading
@@ -9,7 +11,10 @@ import time
 
 
 class ApiKey:
-    """Bearer token for admin endpoints (``TAILOR_API_KEY``); none configured = refused."""
+    """The admin endpoints' key (``TAILOR_API_KEY``); none configured = refused.
+
+    Sent as ``Authorization: Bearer <key>`` (API clients) or as the password of HTTP Basic
+    auth (a browser opening /dashboard asks for it; any user name)."""
 
     def __init__(self, key: str | None) -> None:
         self._key = key.encode() if key else None
@@ -21,7 +26,15 @@ class ApiKey:
         if not authorization:
             return 401, "authorization: missing; send 'Authorization: Bearer <TAILOR_API_KEY>'"
         scheme, _, token = authorization.partition(b" ")
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self._key):
+        token = token.strip()
+        if scheme.lower() == b"basic":
+            try:
+                token = base64.b64decode(token, validate=True).partition(b":")[2]
+            except (binascii.Error, ValueError):
+                token = b""
+        elif scheme.lower() != b"bearer":
+            token = b""
+        if not hmac.compare_digest(token, self._key):
             return 403, "authorization: invalid API key"
         return None
 

@@ -17,6 +17,10 @@ from tailor.serving.guards import ApiKey, RateLimiter
 
 Scope = dict[str, Any]
 JSON = b"application/json"
+CHALLENGES = [
+    (b"www-authenticate", b'Bearer realm="tailor"'),
+    (b"www-authenticate", b'Basic realm="tailor"'),
+]
 
 
 async def _empty_json() -> dict[str, Any]:
@@ -66,7 +70,7 @@ class GuardMiddleware:
             refused = self.api_key.refusal(headers.get(b"authorization"))
             if refused is not None:
                 status, message = refused
-                extra = [(b"www-authenticate", b'Bearer realm="tailor"')] if status == 401 else []
+                extra = CHALLENGES if status == 401 else []
                 await reply(send, status, {"error": message}, extra)
                 return
         elif path in self.limited and self.limiter.enabled:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import bentoml
 from bentoml.exceptions import InvalidArgument
+from starlette.responses import HTMLResponse
 
-from tailor.serving import artefacts
+from tailor.serving import artefacts, dashboard
 from tailor.serving.engine import Engine, retention_of
 from tailor.serving.guards import ApiKey, RateLimiter
 from tailor.serving.middleware import GuardMiddleware
@@ -147,6 +149,26 @@ class Tailor:
         from the next training run (API key)."""
         deleted = self.engine.forget(req.user_id)
         return ForgetResponse(user_id=req.user_id, deleted_keys=deleted, suppressed=True)
+
+    @bentoml.api(route="/dashboard")
+    def dashboard(self, req: Empty, /) -> str:
+        """CTR, conversion, dwell time and repeat visits by strategy and segment over time,
+        and the bandit's posterior per segment, as a self-contained HTML page that reloads
+        itself (also ``GET /dashboard``; API key)."""
+        now = time.time()
+        hours, days = _env_int("TAILOR_DASHBOARD_HOURS", 48), _env_int("TAILOR_DASHBOARD_DAYS", 30)
+        store = self.engine.store
+        page = dashboard.render(
+            self.engine.stats(),
+            store.counter_rows("hour", since=now - hours * 3600),
+            store.counter_rows("day", since=now - days * 86_400),
+            self.engine.prior,
+            now,
+            hours,
+            days,
+            _env_int("TAILOR_DASHBOARD_REFRESH_S", 30),
+        )
+        return HTMLResponse(page)  # type: ignore[return-value]  # BentoML passes it through
 
     def _models(self) -> dict[str, str]:
         """Model tags and where optional tables came from (no filesystem paths)."""
