@@ -430,7 +430,7 @@ def test_schemathesis_finds_no_failure(server: Server, tmp_path: Path) -> None:
     cmd = [str(cli), "run", f"{server.url}/docs.json", "--mode", "all", "--checks", "all"]
     cmd += ["-H", f"Authorization: Bearer {API_KEY}", "--max-examples", "25", "--seed", "1"]
     cmd += ["--report", "junit", "--report-dir", str(tmp_path), "--no-color"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-6000:]
     suites = [ET.parse(p).getroot() for p in tmp_path.glob("*.xml")]
     suite = suites[0] if suites[0].tag == "testsuite" else suites[0].find("testsuite")

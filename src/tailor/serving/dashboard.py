@@ -88,7 +88,7 @@ def line_chart(
     x0: int,
     x1: int,
     colors: dict[str, str],
-    width: int = 330,
+    width: int = 320,
     height: int = 170,
     x_labels: tuple[str, str] | None = None,
 ) -> str:
