@@ -55,7 +55,11 @@ class RequestIds:
         head, strategy, seg, sig = parts
         if not hmac.compare_digest(sig, self._sign(head, user_id, strategy, seg)):
             raise NotFound("request_id: not issued by this service for this user_id")
-        age = (time.time() if now is None else now) - int(head[1:9], 16)
+        try:
+            issued = int(head[1:9], 16)
+        except ValueError:
+            raise NotFound("request_id: not a request id issued by /recommend") from None
+        age = (time.time() if now is None else now) - issued
         if not -60 <= age <= self.max_age_s:
             raise NotFound(f"request_id: expired (issued {age:.0f} s ago)")
         return strategy, seg
