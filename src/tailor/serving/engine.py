@@ -249,9 +249,10 @@ class Engine:
         return SimilarResponse(item_id=item_id, known=True, items=items)
 
     def segment(self, user_id: str) -> SegmentResponse:
-        info = self.data.users.get(user_id) if self.personalizable(user_id) else None
+        allowed = self.personalizable(user_id)
+        info = self.data.users.get(user_id) if allowed else None
         if info is None:
-            seg = NEW_SEGMENT if self.personalizable(user_id) else ANONYMOUS_SEGMENT
+            seg = NEW_SEGMENT if allowed else ANONYMOUS_SEGMENT
             return SegmentResponse(user_id=user_id, known=False, segment=seg, source="cold start")
         return SegmentResponse(
             user_id=user_id,
