@@ -189,8 +189,7 @@ class Engine:
         boost = np.float32(self.p["view_boost"]) * sim
         pulled = sim > 0
         scored.scores[pulled] = np.maximum(scored.scores[pulled], 0) + boost[pulled]
-        for j, s in seed_of.items():
-            scored.reasons[j] = f"similar to {self.data.titles[s]} you just viewed"
+        scored.similar.append((seed_of, "similar to {} you just viewed"))
 
     def _answer(
         self,
@@ -215,7 +214,7 @@ class Engine:
                 item_id=str(self.data.item_ids[j]),
                 title=self.data.titles[j],
                 score=round(float(scores[j]), 6) if np.isfinite(scores[j]) else 0.0,
-                reason=scored.reasons.get(j, scored.default_reason)
+                reason=scored.reason(j, self.data.titles)
                 if np.isfinite(scores[j])
                 else "popular overall (fill)",
             )
