@@ -219,6 +219,10 @@ def main() -> None:
                 [*bentoml_cmd, "tailor.serving.service:Tailor"],
                 {**tailor_env, "TAILOR_WORKERS": "1"},
             ),
+            "Tailor, /recommend on the event loop (store reads block it)": (
+                [*bentoml_cmd, "tailor.serving.service:Tailor"],
+                {**tailor_env, "TAILOR_RECOMMEND_ON_LOOP": "1"},
+            ),
             "Tailor, access log on": (
                 [*bentoml_cmd, "tailor.serving.service:Tailor"],
                 {**tailor_env, "TAILOR_ACCESS_LOG": "1"},

@@ -101,11 +101,21 @@ class Tailor:
 
     # Endpoints that read or write the profile store are sync: BentoML runs them in its
     # thread pool (``TAILOR_THREADS``), so a slow store call never blocks the event loop.
-    @bentoml.api(route="/recommend")
-    def recommend(self, req: RecommendRequest, /) -> RecommendResponse:
-        """Top-k items for a user: the bandit's strategy, live profile applied, never 5xx for
-        unknown users (cold start)."""
-        return self.engine.recommend(req)
+    if os.environ.get("TAILOR_RECOMMEND_ON_LOOP") == "1":  # measured in bench_serving.py
+
+        @bentoml.api(route="/recommend")
+        async def recommend(self, req: RecommendRequest, /) -> RecommendResponse:
+            """Top-k items for a user: the bandit's strategy, live profile applied, never
+            5xx for unknown users (cold start)."""
+            return self.engine.recommend(req)
+
+    else:
+
+        @bentoml.api(route="/recommend")
+        def recommend(self, req: RecommendRequest, /) -> RecommendResponse:
+            """Top-k items for a user: the bandit's strategy, live profile applied, never
+            5xx for unknown users (cold start)."""
+            return self.engine.recommend(req)
 
     @bentoml.api(route="/similar_items")
     async def similar_items(self, req: SimilarRequest, /) -> SimilarResponse:
