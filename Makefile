@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk monitoring-ui retrain-if-needed
+.PHONY: venv run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed
 
 venv: $(STAMP)
 
@@ -49,8 +49,9 @@ $(CJ_RAW)/transactions.parquet: $(STAMP)
 run-complete-journey: data-complete-journey
 	$(BIN)/kedro run --env complete_journey
 
-# The Redis profile-store tests run against a real redis-server on loopback (`make redis`).
-test: venv redis
+# The Redis profile-store tests run against a real redis-server on loopback (`make redis`);
+# the dashboard test drives a real headless Chromium (`make chromium`).
+test: venv redis chromium
 	$(BIN)/ruff check src tests bench
 	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest
 
@@ -70,8 +71,20 @@ serve: venv
 # installs it if missing, which needs root). Then: export TAILOR_REDIS_URL=redis://127.0.0.1:6390/0
 redis:
 	command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+	mkdir -p /tmp/tailor-redis-$(REDIS_PORT)  # one append-only dir per server
 	redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) \
-	  --bind 127.0.0.1 --daemonize yes --save "" --appendonly yes --appendfsync always --dir /tmp
+	  --bind 127.0.0.1 --daemonize yes --save "" --appendonly yes --appendfsync always \
+	  --dir /tmp/tailor-redis-$(REDIS_PORT)
+
+# Headless Chromium for the dashboard test (Debian package; installs it if missing, needs root).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# Schemathesis (every check, positive and negative data) against a running `make serve`;
+# TAILOR_API_KEY must be the server's. The test suite runs the same against its own server.
+schemathesis: venv
+	$(BIN)/schemathesis run http://127.0.0.1:3000/docs.json --mode all --checks all \
+	  -H "Authorization: Bearer $$TAILOR_API_KEY" --max-examples 50
 
 # The HTTP load generator of bench/bench_serving.py (Debian package; not needed by CI).
 wrk:

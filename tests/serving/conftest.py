@@ -9,6 +9,7 @@ The model is built once per session from the small synthetic run: ``data_enginee
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,10 +17,13 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 import requests
 
@@ -37,8 +41,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def serving_project(request: pytest.FixtureRequest) -> Path:
-    """A project copy with data_engineering, segmentation and recommender run on 300
-    synthetic users (forecasting outputs are packaged too when another test made them).
+    """A project copy with data_engineering, segmentation, recommender and the next-purchase
+    part of forecasting run on 300 synthetic users.
 
     ``TAILOR_SERVING_TEST_PROJECT`` reuses an already prepared copy (local iteration only).
     """
@@ -48,12 +52,16 @@ def serving_project(request: pytest.FixtureRequest) -> Path:
     project: Path = request.getfixturevalue("synthetic_project")
     data = project / "data/synthetic"
     needs = {  # reuse what other tests already ran in this session's project
-        "segmentation": data / "07_model_output/customer_segments_serving.parquet",
-        "recommender": data / "06_models/recommender/MLmodel",
+        ("segmentation",): data / "07_model_output/customer_segments_serving.parquet",
+        ("recommender",): data / "06_models/recommender/MLmodel",
+        # the next-purchase nodes only (seconds; the demand forecasts take minutes), so what
+        # is packaged never depends on which other tests ran first
+        ("forecasting", "--nodes", "build_replenishment,predict_next_purchase"): data
+        / "07_model_output/next_purchase_predictions.parquet",
     }
-    for pipeline, output in needs.items():
+    for (pipeline, *nodes), output in needs.items():
         if not output.exists():
-            run_kedro(project, *SYNTHETIC[:2], "--pipeline", pipeline, *SYNTHETIC[2:])
+            run_kedro(project, *SYNTHETIC[:2], "--pipeline", pipeline, *nodes, *SYNTHETIC[2:])
     return project
 
 
@@ -74,58 +82,104 @@ def bentoml_home(serving_project: Path, tmp_path_factory: pytest.TempPathFactory
     return home
 
 
+def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """A private redis-server with an fsync-always append-only file in ``workdir``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            "redis-server not found: install it (make redis, or apt-get install redis-server)"
+        )
+    port = free_port()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""]
+    args += ["--appendonly", "yes", "--appendfsync", "always"]
+    proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("TAILOR_REDIS_URL")
     if url:
         yield url
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server not found: install it (apt-get install redis-server)")
-    port, workdir = free_port(), tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
     try:
-        import redis
-
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield url
     finally:
         proc.terminate()
         proc.wait(10)
 
 
+# Every server this test session starts carries this mark in its environment, so the
+# session-end check can find any BentoML worker of ours that outlived its server.
+SESSION_MARK = uuid.uuid4().hex
+API_KEY = "test-admin-key"
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """The server and every descendant (BentoML workers run in sessions of their own, so
+    killing the server's process group does not reach them)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_tree(procs: list[psutil.Process], sig: int, timeout: float = 15) -> None:
+    """Send ``sig`` to every process (and its group) and wait until all are gone."""
+    for p in procs:
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(p.pid) == p.pid:  # a group leader: its whole group
+                os.killpg(p.pid, sig)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(sig)
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for p in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(alive, timeout=timeout)
+
+
+def leftover_workers() -> list[str]:
+    """BentoML workers started by this session that are still running."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "_bentoml_impl.worker" not in cmd or p.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        with contextlib.suppress(psutil.Error):
+            if p.environ().get("TAILOR_TEST_SESSION") == SESSION_MARK:
+                found.append(f"{p.pid}: {cmd[:120]}")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_bentoml_worker_survives() -> Iterator[None]:
+    """Fails the run if a BentoML worker started by the suite outlives it."""
+    yield
+    left = leftover_workers()
+    assert not left, f"BentoML workers left running by the test suite: {left}"
+
+
 class Server:
     """A running ``bentoml serve`` of the Tailor service."""
 
-    def __init__(self, url: str, proc: subprocess.Popen, env: dict[str, str]) -> None:
-        self.url, self.proc, self.env = url, proc, env
+    def __init__(self, url: str, proc: subprocess.Popen, env: dict[str, str], workdir: Path):
+        self.url, self.proc, self.env, self.workdir = url, proc, env, workdir
+        self.backend = "redis" if env.get("TAILOR_REDIS_URL") else "sqlite"
 
-    def post(self, route: str, body: object, **kw: object) -> requests.Response:
+    def post(self, route: str, body: object, **kw: Any) -> requests.Response:
         return requests.post(f"{self.url}{route}", json=body, timeout=30, **kw)
 
     def ok(self, route: str, body: object) -> dict:
@@ -133,8 +187,34 @@ class Server:
         assert resp.status_code == 200, (route, resp.status_code, resp.text)
         return resp.json()
 
+    def admin(self, route: str, body: object | None = None) -> dict:
+        """An admin endpoint with the API key (GET when there is no body)."""
+        auth = {"Authorization": f"Bearer {API_KEY}"}
+        if body is None:
+            resp = requests.get(f"{self.url}{route}", headers=auth, timeout=30)
+        else:
+            resp = self.post(route, body, headers=auth)
+        assert resp.status_code == 200, (route, resp.status_code, resp.text)
+        return resp.json() if resp.headers["content-type"].startswith("application/json") else {}
+
+    def row(self, segment: str, strategy: str) -> dict:
+        """The /stats row of (segment, strategy); zeros if there is none yet."""
+        for r in self.admin("/stats")["by_strategy_segment"]:
+            if r["segment"] == segment and r["strategy"] == strategy:
+                return r
+        return {
+            "impressions": 0,
+            "clicks": 0,
+            "conversions": 0,
+            "views": 0,
+            "dwell_s_sum": 0.0,
+            "users": 0,
+            "returned_users": 0,
+        }
+
     def kill9(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
+        """SIGKILL the server and all its workers at once: no shutdown hook, no flush."""
+        kill_tree(process_tree(self.proc.pid), signal.SIGKILL)
         self.proc.wait(10)
 
 
@@ -153,10 +233,10 @@ def run_server(env: dict[str, str], cwd: Path) -> Iterator[Server]:
             str(port),
         ],
         cwd=cwd,
-        env=env,
+        env={**env, "TAILOR_TEST_SESSION": SESSION_MARK},
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # one process group: kill -9 reaches every worker
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -171,34 +251,34 @@ def run_server(env: dict[str, str], cwd: Path) -> Iterator[Server]:
                 log.flush()
                 pytest.fail(f"server did not start:\n{(cwd / log.name).read_text()[-5000:]}")
             time.sleep(0.3)
-        yield Server(url, proc, env)
+        yield Server(url, proc, env, cwd)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        kill_tree(process_tree(proc.pid), signal.SIGTERM)  # graceful; SIGKILL after 15 s
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
         log.close()
 
 
 @pytest.fixture(scope="session")
-def server_env(bentoml_home: Path, redis_url: str) -> Callable[[str, Path], dict[str, str]]:
+def server_env(bentoml_home: Path, redis_url: str) -> Callable[..., dict[str, str]]:
     """Environment of a server with the given backend whose state lives under ``workdir``."""
 
-    def make(backend: str, workdir: Path) -> dict[str, str]:
+    def make(backend: str, workdir: Path, **extra: str) -> dict[str, str]:
         env = {
             **ENV,
             "BENTOML_HOME": str(bentoml_home),
             "TAILOR_WORKERS": "1",
             "TAILOR_BANDIT_SEED": "7",
+            "TAILOR_API_KEY": API_KEY,
+            "TAILOR_RATE_LIMIT": "0",  # the rate limit has its own test server
             "TAILOR_SUPPRESSION_LIST": str(workdir / "suppression_list.csv"),
             "TAILOR_STORE_PATH": str(workdir / "profile_store.sqlite"),
         }
         env.pop("TAILOR_REDIS_URL", None)
         if backend == "redis":
             env["TAILOR_REDIS_URL"] = redis_url
-            env["TAILOR_REDIS_PREFIX"] = f"test{free_port()}:"  # a fresh namespace per server
+            env["TAILOR_REDIS_PREFIX"] = f"test{uuid.uuid4().hex[:8]}:"  # a fresh namespace
+        env.update(extra)
         return env
 
     return make
@@ -207,11 +287,9 @@ def server_env(bentoml_home: Path, redis_url: str) -> Callable[[str, Path], dict
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
 def server(
     request: pytest.FixtureRequest,
-    server_env: Callable[[str, Path], dict[str, str]],
+    server_env: Callable[..., dict[str, str]],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp(f"serve_{request.param}")
     with run_server(server_env(request.param, workdir), workdir) as srv:
-        srv.backend = request.param  # type: ignore[attr-defined]
-        srv.workdir = workdir  # type: ignore[attr-defined]
         yield srv

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tailor.serving import bandit, strategies
+from tailor.serving import bandit, stats, strategies
 from tailor.serving.artefacts import ANONYMOUS_SEGMENT, NEW_SEGMENT, ServingData
-from tailor.serving.request_ids import BadRequest, make_request_id, parse_request_id, slug
+from tailor.serving.request_ids import BadRequest, NotFound, RequestIds, attribution, slug
 from tailor.serving.schemas import (
     EventRequest,
     EventResponse,
@@ -26,8 +26,21 @@ from tailor.serving.schemas import (
     SegmentResponse,
     SimilarResponse,
 )
-from tailor.serving.store import Event, Feedback, ProfileStore
+from tailor.serving.store import Event, Feedback, ProfileStore, Retention
 from tailor.serving.strategies import LiveProfile, Scored
+from tailor.serving.suppression import SuppressionList
+
+PURGE_EVERY = 1000  # writes between two retention sweeps over all users (per worker)
+
+
+def retention_of(params: dict) -> Retention:
+    """The store's bounds from the packaged serving parameters."""
+    return Retention(
+        max_events=int(params.get("retention_events", 500)),
+        max_age_s=float(params.get("retention_days", 30)) * 86_400,
+        hourly_days=float(params.get("stats_hourly_days", 14)),
+        daily_days=float(params.get("stats_daily_days", 400)),
+    )
 
 
 @dataclass
@@ -38,22 +51,65 @@ class Decision:
 
 
 class Engine:
-    def __init__(self, data: ServingData, store: ProfileStore, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        data: ServingData,
+        store: ProfileStore,
+        suppression: SuppressionList,
+        seed: int | None = None,
+        secret: bytes | None = None,
+    ) -> None:
         self.data = data
         self.store = store
+        self.suppression = suppression
         self.p = data.params
+        self.prior = tuple(self.p["bandit_prior"])
         self.rng = np.random.default_rng(seed)
         self.segment_slugs = {
-            slug(s): s for s in {u.segment for u in data.users.values()} | {NEW_SEGMENT}
+            slug(s): s
+            for s in {u.segment for u in data.users.values()} | {NEW_SEGMENT, ANONYMOUS_SEGMENT}
         }
+        self.ids = RequestIds(secret or store.secret(), store.retention.max_age_s)
+        # A store reset must not make forgotten users personalisable again.
+        store.suppress(sorted(suppression.ids()))
+        store.purge(time.time())
+        self._writes = 0
 
     # --- profiles -------------------------------------------------------------------------
     def personalizable(self, user_id: str) -> bool:
-        """False for users who withdrew consent or asked to be forgotten."""
+        """False for users who withdrew consent or asked to be forgotten (the suppression
+        list file, re-read when it changes, and the store's suppression set)."""
         info = self.data.users.get(user_id)
         if info is not None and not info.consent:
             return False
-        return not self.store.is_suppressed(user_id)
+        return user_id not in self.suppression and not self.store.is_suppressed(user_id)
+
+    def forget(self, user_id: str) -> int:
+        """Suppress first in the store (atomic with event writes), then in the list file the
+        pipelines and the other workers read; returns the records deleted."""
+        deleted = self.store.forget(user_id)
+        self.suppression.add(user_id)
+        return deleted
+
+    def _wrote(self, now: float) -> None:
+        self._writes += 1
+        if self._writes % PURGE_EVERY == 0:
+            self.store.purge(now)
+
+    def _key(self, request_id: str | None) -> tuple[str, str] | None:
+        """(segment, strategy) of a stored, already verified request id."""
+        found = attribution(request_id)
+        if found is None:
+            return None
+        strategy, seg = found
+        return self.segment_slugs.get(seg, seg), strategy
+
+    def verify(self, request_id: str, user_id: str) -> tuple[str, str]:
+        """(segment, strategy) of a request id issued for ``user_id``, else ``NotFound``."""
+        strategy, seg = self.ids.verify(request_id, user_id)
+        if seg not in self.segment_slugs:
+            raise NotFound(f"request_id: unknown segment '{seg}'")
+        return self.segment_slugs[seg], strategy
 
     def live_profile(self, user_id: str) -> LiveProfile:
         live = LiveProfile()
@@ -90,7 +146,7 @@ class Engine:
             why = "cold start" if not known else "only strategy available"
             return Decision(arms[0], segment, why)
         counts = self.store.bandit_counts(segment)
-        arm = bandit.choose(arms, counts, self.rng, tuple(self.p["bandit_prior"]))
+        arm = bandit.choose(arms, counts, self.rng, self.prior)
         return Decision(arm, segment, f"Thompson sampling among {len(arms)} strategies")
 
     def recommend(self, req: RecommendRequest) -> RecommendResponse:
@@ -133,8 +189,7 @@ class Engine:
         boost = np.float32(self.p["view_boost"]) * sim
         pulled = sim > 0
         scored.scores[pulled] = np.maximum(scored.scores[pulled], 0) + boost[pulled]
-        for j, s in seed_of.items():
-            scored.reasons[j] = f"similar to {self.data.titles[s]} you just viewed"
+        scored.similar.append((seed_of, "similar to {} you just viewed"))
 
     def _answer(
         self,
@@ -159,14 +214,14 @@ class Engine:
                 item_id=str(self.data.item_ids[j]),
                 title=self.data.titles[j],
                 score=round(float(scores[j]), 6) if np.isfinite(scores[j]) else 0.0,
-                reason=scored.reasons.get(j, scored.default_reason)
+                reason=scored.reason(j, self.data.titles)
                 if np.isfinite(scores[j])
                 else "popular overall (fill)",
             )
             for j in top.tolist()
         ]
         return RecommendResponse(
-            request_id=make_request_id(req.user_id, decision.strategy, decision.segment),
+            request_id=self.ids.make(req.user_id, decision.strategy, decision.segment),
             user_id=req.user_id,
             segment=decision.segment,
             strategy=decision.strategy,
@@ -193,9 +248,10 @@ class Engine:
         return SimilarResponse(item_id=item_id, known=True, items=items)
 
     def segment(self, user_id: str) -> SegmentResponse:
-        info = self.data.users.get(user_id) if self.personalizable(user_id) else None
+        allowed = self.personalizable(user_id)
+        info = self.data.users.get(user_id) if allowed else None
         if info is None:
-            seg = NEW_SEGMENT if self.personalizable(user_id) else ANONYMOUS_SEGMENT
+            seg = NEW_SEGMENT if allowed else ANONYMOUS_SEGMENT
             return SegmentResponse(user_id=user_id, known=False, segment=seg, source="cold start")
         return SegmentResponse(
             user_id=user_id,
@@ -240,20 +296,33 @@ class Engine:
             return EventResponse(stored=False, known_item=None, reason="user not personalizable")
         if req.event_type != "search" and req.item_id is None:
             raise BadRequest(f"item_id: required for event_type '{req.event_type}'")
+        key = None if req.request_id is None else self.verify(req.request_id, req.user_id)
         known_item = None if req.item_id is None else req.item_id in self.data.item_index
-        ts = req.ts.timestamp() if req.ts is not None else time.time()
-        self.store.add_event(
-            Event(
-                user_id=req.user_id,
-                ts=ts,
-                event_type=req.event_type,
-                item_id=req.item_id,
-                session_id=req.session_id,
-                duration_s=req.duration_s,
-                request_id=req.request_id,
-                known_item=known_item is not False,
-            )
+        now = time.time()
+        event = Event(
+            user_id=req.user_id,
+            ts=req.ts.timestamp() if req.ts is not None else now,
+            event_type=req.event_type,
+            item_id=req.item_id,
+            session_id=req.session_id,
+            duration_s=req.duration_s,
+            request_id=req.request_id,
+            known_item=known_item is not False,
         )
+        last = self.store.recent_events(req.user_id, 1)
+        prev = last[0] if last else None
+        incrs, visits = stats.event_increments(
+            event,
+            key,
+            prev,
+            self._key(prev.request_id) if prev else None,
+            self.store.visits(req.user_id),
+            self.p,
+            now,
+        )
+        if not self.store.add_event(event, incrs, visits, now):  # forgotten meanwhile
+            return EventResponse(stored=False, known_item=None, reason="user not personalizable")
+        self._wrote(now)
         if known_item is False:
             self.store.incr("unknown_item_events")
         return EventResponse(
@@ -263,16 +332,32 @@ class Engine:
         )
 
     def feedback(self, req: FeedbackRequest) -> FeedbackResponse:
-        strategy, slug = parse_request_id(req.request_id, req.user_id)
+        segment, strategy = self.verify(req.request_id, req.user_id)
         if not self.personalizable(req.user_id):
             return FeedbackResponse(
                 accepted=False, strategy=None, segment=None, reason="user not personalizable"
             )
-        segment = self.segment_slugs.get(slug, slug)
-        self.store.add_feedback(
-            Feedback(req.user_id, req.request_id, strategy, segment, req.event, time.time())
-        )
+        now = time.time()
+        visits = self.store.visits(req.user_id)
+        incrs, changed = stats.feedback_increments((segment, strategy), req.event, visits, now)
+        fb = Feedback(req.user_id, req.request_id, strategy, segment, req.event, now)
+        if not self.store.add_feedback(fb, incrs, changed, now):
+            return FeedbackResponse(
+                accepted=False,
+                strategy=strategy,
+                segment=segment,
+                reason="not counted: already counted for this request_id, or user forgotten",
+            )
+        self._wrote(now)
         return FeedbackResponse(accepted=True, strategy=strategy, segment=segment, reason="counted")
+
+    # --- statistics -----------------------------------------------------------------------
+    def stats(self) -> dict:
+        """/stats: all-time counters by (segment, strategy) and by strategy."""
+        return stats.summary(self.store.counter_rows("all"), self.prior)
+
+    def series(self, granularity: str, since: float) -> list[dict]:
+        return stats.series(self.store.counter_rows(granularity, since), self.prior)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

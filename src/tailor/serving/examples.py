@@ -1,10 +1,13 @@
 """``python -m tailor.serving.examples --url http://127.0.0.1:3000``: one curl per endpoint
-against a running service, written with its real answer into docs/serving.md."""
+against a running service, written with its real answer into docs/serving.md.
+
+Admin endpoints are called with ``TAILOR_API_KEY`` from the environment (the server's)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -15,15 +18,21 @@ import requests
 DOC = Path(__file__).resolve().parents[3] / "docs" / "serving.md"
 
 
+ADMIN = ("/stats", "/forget")
+
+
 def _curl(url: str, route: str, body: dict | None) -> tuple[str, str]:
+    key = os.environ.get("TAILOR_API_KEY", "")
+    auth = {"Authorization": f"Bearer {key}"} if route in ADMIN else {}
+    shown = ' -H "Authorization: Bearer $TAILOR_API_KEY"' if auth else ""
     if body is None:
-        cmd = f"curl -s {url}{route}"
-        resp = requests.get(f"{url}{route}", timeout=30)
+        cmd = f"curl -s{shown} {url}{route}"
+        resp = requests.get(f"{url}{route}", headers=auth, timeout=30)
     else:
         data = json.dumps(body)
         header = "-H 'Content-Type: application/json'"
-        cmd = f"curl -s -X POST {url}{route} {header} -d {shlex.quote(data)}"
-        resp = requests.post(f"{url}{route}", json=body, timeout=30)
+        cmd = f"curl -s -X POST {url}{route} {header}{shown} -d {shlex.quote(data)}"
+        resp = requests.post(f"{url}{route}", json=body, headers=auth, timeout=30)
     try:
         text = json.dumps(resp.json(), indent=1)
     except ValueError:
@@ -83,6 +92,11 @@ def main() -> None:
             "Bad input: the error names the field",
             "/recommend",
             {"user_id": user, "k": 500, "colour": "red"},
+        ),
+        (
+            "A request id that was not issued for this user",
+            "/feedback",
+            {"user_id": new_user, "request_id": rec["request_id"], "event": "click"},
         ),
         ("Forget a user", "/forget", {"user_id": new_user}),
         ("Health", "/readyz", None),

@@ -41,6 +41,20 @@ def _optional(catalog: Any, name: str) -> pd.DataFrame | None:
     return None
 
 
+def forgotten(suppression: pd.DataFrame | None) -> set[str]:
+    """Ids on the suppression list (read as text by the catalog)."""
+    if suppression is None or suppression.empty or "user_id" not in suppression:
+        return set()
+    return set(suppression["user_id"].astype(str))
+
+
+def without(frame: pd.DataFrame | None, gone: set[str]) -> pd.DataFrame | None:
+    """``frame`` minus the rows of forgotten users."""
+    if frame is None or not gone or "user_id" not in frame:
+        return frame
+    return frame[~frame["user_id"].astype(str).isin(gone)].reset_index(drop=True)
+
+
 def model_candidates(bundle: Path, users: list[str], pool: int, chunk: int = 2000) -> pd.DataFrame:
     """The served model's top-``pool`` for every known user, through its pyfunc contract."""
     import mlflow.pyfunc
@@ -150,16 +164,21 @@ def package(catalog: Any, params: dict[str, Any], data_dir: Path) -> dict[str, s
             "run `kedro run --pipeline recommender` first"
         )
     items = catalog.load("item_catalog").astype({"item_id": str})
-    interactions = catalog.load("interactions").astype({"user_id": str, "item_id": str})
-    features = catalog.load("customer_features_serving")
-    segments = _optional(catalog, "customer_segments_serving")
+    # Users forgotten since the last data_engineering run leave every packaged table now.
+    gone = forgotten(_optional(catalog, "suppression_list"))
+    interactions = without(
+        catalog.load("interactions").astype({"user_id": str, "item_id": str}), gone
+    )
+    features = without(catalog.load("customer_features_serving"), gone)
+    segments = without(_optional(catalog, "customer_segments_serving"), gone)
     users, seg_source = user_table(
         features, segments, _optional(catalog, "raw_users"), params["segment_column"]
     )
+    users = without(users, gone)
     known = sorted(set(features["user_id"].astype(str)) | set(interactions["user_id"]))
     candidates = model_candidates(bundle, known, int(params["candidate_pool"]))
-    nxt = _optional(catalog, "next_purchase_predictions")
-    rep = _optional(catalog, "replenishment_candidates")
+    nxt = without(_optional(catalog, "next_purchase_predictions"), gone)
+    rep = without(_optional(catalog, "replenishment_candidates"), gone)
     bought = (
         interactions.groupby(["user_id", "item_id"])
         .agg(n_orders=("order_id", "nunique"), last_ts=("ts", "max"))

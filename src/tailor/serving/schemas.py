@@ -1,13 +1,35 @@
-"""Request and response bodies of the HTTP service (pydantic; unknown fields are refused)."""
+"""Request and response bodies of the HTTP service (pydantic; unknown fields are refused).
+
+Patterns use Python's ``re`` (the engine schemathesis generates from), and strings are not
+stripped before validation, so what the OpenAPI schema accepts is exactly what is served.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@+\-]+$")
+# Ids are text: digits and letters of any script (``00123``, ``NA``, ``Zoë`` are three ids).
+Id = Field(min_length=1, max_length=64, pattern=r"^[\w.:@+\-]+$")
+REQUEST_ID_PATTERN = r"^r[0-9a-f]{14}\.[a-z]+\.[A-Za-z0-9_]{1,20}\.[A-Za-z0-9_-]{22}$"
+RequestId = Field(
+    min_length=1,
+    max_length=96,
+    pattern=REQUEST_ID_PATTERN,
+    description="The request_id /recommend answered with (signed; bound to the user).",
+)
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema's integer: 3 and 3.0, not true or "3" (strict mode alone refuses 3.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_whole_number)]
 Strategy = Literal["model", "content", "popularity", "replenishment"]
 STRATEGIES: tuple[str, ...] = ("model", "content", "popularity", "replenishment")
 EventType = Literal["view", "add_to_cart", "purchase", "search"]
@@ -15,7 +37,8 @@ FeedbackEvent = Literal["impression", "click", "conversion"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # strict: no lax coercion (false is not 0.0, "10" is not 10), as the schema says
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re", strict=True)
 
 
 class Context(Strict):
@@ -28,7 +51,7 @@ class Context(Strict):
 
 class RecommendRequest(Strict):
     user_id: str = Id
-    k: int = Field(10, ge=1, le=100)
+    k: Whole = Field(10, ge=1, le=100)
     context: Context | None = None
     strategy: Strategy | None = Field(
         None, description="Force one strategy (A/B tests, debugging); default: the bandit picks."
@@ -53,7 +76,7 @@ class RecommendResponse(BaseModel):
 
 class SimilarRequest(Strict):
     item_id: str = Id
-    k: int = Field(10, ge=1, le=100)
+    k: Whole = Field(10, ge=1, le=100)
 
 
 class SimilarResponse(BaseModel):
@@ -94,7 +117,12 @@ class EventRequest(Strict):
     session_id: str | None = Field(None, min_length=1, max_length=64)
     duration_s: float | None = Field(None, ge=0, le=86_400, description="Dwell time of a view.")
     query: str | None = Field(None, max_length=200)
-    request_id: str | None = Field(None, max_length=64, description="Recommendation shown.")
+    request_id: str | None = Field(
+        None,
+        max_length=96,
+        pattern=REQUEST_ID_PATTERN,
+        description="The recommendation this event came from (attributes dwell time).",
+    )
 
     @model_validator(mode="after")
     def _item_needed(self) -> EventRequest:
@@ -111,17 +139,8 @@ class EventResponse(BaseModel):
 
 class FeedbackRequest(Strict):
     user_id: str = Id
-    request_id: str = Field(
-        min_length=1, max_length=64, description="The request_id /recommend answered with."
-    )
+    request_id: str = RequestId
     event: FeedbackEvent
-
-    @model_validator(mode="after")
-    def _issued_for_user(self) -> FeedbackRequest:
-        from tailor.serving.request_ids import parse_request_id
-
-        parse_request_id(self.request_id, self.user_id)  # ValueError names request_id
-        return self
 
 
 class FeedbackResponse(BaseModel):
@@ -139,3 +158,34 @@ class ForgetResponse(BaseModel):
 
 class Empty(Strict):
     """No parameters."""
+
+
+class Rates(BaseModel):
+    """Counters of one strategy (or one segment x strategy) and the rates made from them."""
+
+    impressions: int
+    clicks: int
+    conversions: int
+    ctr: float | None
+    conversion_rate: float | None
+    dwell_s_mean: float | None = Field(description="Mean dwell time of attributed views (s).")
+    dwell_s_sum: float = Field(description="Total dwell time of attributed views (s).")
+    views: int = Field(description="Attributed views with a dwell time.")
+    users: int = Field(description="Users shown this strategy for the first time.")
+    returned_users: int = Field(description="Of those, users who came back.")
+    repeat_visit_rate: float | None = Field(
+        description="Share of those users who came back within repeat_window_days."
+    )
+
+
+class SegmentStrategyRates(Rates):
+    segment: str
+    strategy: str
+    bandit_mean: float = Field(description="Posterior mean click-through (the bandit's view).")
+
+
+class StatsResponse(BaseModel):
+    by_strategy: dict[str, Rates]
+    by_strategy_segment: list[SegmentStrategyRates]
+    counters: dict[str, int]
+    models: dict[str, str]

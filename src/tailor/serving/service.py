@@ -1,8 +1,9 @@
 """The Tailor HTTP service (BentoML 1.4): recommendations with live profiles and a bandit.
 
 Run: ``make package && make serve`` (``bentoml serve`` reads bentofile.yaml). Settings come
-from the environment so the same bento runs anywhere: ``TAILOR_REDIS_URL`` (else SQLite at
-``TAILOR_STORE_PATH``), ``TAILOR_SUPPRESSION_LIST``, ``TAILOR_WORKERS``,
+from the environment so the same bento runs anywhere: ``TAILOR_API_KEY`` (admin endpoints),
+``TAILOR_RATE_LIMIT``/``TAILOR_RATE_BURST``, ``TAILOR_REQUEST_SECRET``, ``TAILOR_REDIS_URL``
+(else SQLite at ``TAILOR_STORE_PATH``), ``TAILOR_SUPPRESSION_LIST``, ``TAILOR_WORKERS``,
 ``TAILOR_BANDIT_SEED``, ``TAILOR_ACCESS_LOG`` (1 = on; off by default), ``TAILOR_UNTRACED``
 (paths that skip tracing); see docs/serving.md.
 """
@@ -12,15 +13,19 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import bentoml
 from bentoml.exceptions import InvalidArgument
+from starlette.responses import HTMLResponse
 
-from tailor.serving import artefacts, stats, suppression
-from tailor.serving.engine import BadRequest, Engine
-from tailor.serving.middleware import BodyLimitMiddleware
+from tailor.serving import artefacts, dashboard
+from tailor.serving.engine import Engine, retention_of
+from tailor.serving.guards import ApiKey, RateLimiter
+from tailor.serving.middleware import GuardMiddleware
+from tailor.serving.request_ids import BadRequest, NotFound
 from tailor.serving.schemas import (
     Empty,
     EventRequest,
@@ -34,9 +39,11 @@ from tailor.serving.schemas import (
     SegmentResponse,
     SimilarRequest,
     SimilarResponse,
+    StatsResponse,
     UserRequest,
 )
 from tailor.serving.store import open_store
+from tailor.serving.suppression import SuppressionList
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +82,14 @@ class Tailor:
             Path(self.next_purchase_table.path),
         )
         seed = os.environ.get("TAILOR_BANDIT_SEED")
-        self.engine = Engine(data, open_store(), seed=None if seed is None else int(seed))
+        secret = os.environ.get("TAILOR_REQUEST_SECRET")
+        self.engine = Engine(
+            data,
+            open_store(retention=retention_of(data.params)),
+            SuppressionList(),
+            seed=None if seed is None else int(seed),
+            secret=secret.encode() if secret else None,  # else one kept in the store
+        )
         # The loaded tables are long-lived: move them out of the collector's generations so a
         # full collection never rescans them in the middle of a request.
         gc.collect()
@@ -85,11 +99,23 @@ class Tailor:
     def __is_ready__(self) -> bool:
         return self.engine.data.n_items > 0
 
-    @bentoml.api(route="/recommend")
-    async def recommend(self, req: RecommendRequest, /) -> RecommendResponse:
-        """Top-k items for a user: the bandit's strategy, live profile applied, never 5xx for
-        unknown users (cold start)."""
-        return self.engine.recommend(req)
+    # Endpoints that read or write the profile store are sync: BentoML runs them in its
+    # thread pool (``TAILOR_THREADS``), so a slow store call never blocks the event loop.
+    if os.environ.get("TAILOR_RECOMMEND_ON_LOOP") == "1":  # measured in bench_serving.py
+
+        @bentoml.api(route="/recommend")
+        async def recommend(self, req: RecommendRequest, /) -> RecommendResponse:
+            """Top-k items for a user: the bandit's strategy, live profile applied, never
+            5xx for unknown users (cold start)."""
+            return self.engine.recommend(req)
+
+    else:
+
+        @bentoml.api(route="/recommend")
+        def recommend(self, req: RecommendRequest, /) -> RecommendResponse:
+            """Top-k items for a user: the bandit's strategy, live profile applied, never
+            5xx for unknown users (cold start)."""
+            return self.engine.recommend(req)
 
     @bentoml.api(route="/similar_items")
     async def similar_items(self, req: SimilarRequest, /) -> SimilarResponse:
@@ -97,54 +123,95 @@ class Tailor:
         return self.engine.similar(req.item_id, req.k)
 
     @bentoml.api(route="/segment")
-    async def segment(self, req: UserRequest, /) -> SegmentResponse:
+    def segment(self, req: UserRequest, /) -> SegmentResponse:
         """The user's segment (cluster and rule segment); ``new`` for unknown users."""
         return self.engine.segment(req.user_id)
 
     @bentoml.api(route="/next_purchase")
-    async def next_purchase(self, req: UserRequest, /) -> NextPurchaseResponse:
+    def next_purchase(self, req: UserRequest, /) -> NextPurchaseResponse:
         """Expected days to the next order, P(buy within 30 days), items due again."""
         return self.engine.next_purchase(req.user_id)
 
     @bentoml.api(route="/events")
     def events(self, req: EventRequest, /) -> EventResponse:
         """Append an event to the live profile; 200 only once it is durably stored."""
-        try:
-            return self.engine.add_event(req)
-        except BadRequest as exc:
-            raise InvalidArgument(str(exc)) from exc
+        return _answer(self.engine.add_event, req)
 
     @bentoml.api(route="/feedback")
     def feedback(self, req: FeedbackRequest, /) -> FeedbackResponse:
-        """Impression/click/conversion of a /recommend answer; updates the bandit."""
-        try:
-            return self.engine.feedback(req)
-        except BadRequest as exc:
-            raise InvalidArgument(str(exc)) from exc
+        """Impression/click/conversion of a /recommend answer (signed request id, counted once
+        per request id and event); updates the bandit."""
+        return _answer(self.engine.feedback, req)
 
     @bentoml.api(route="/stats")
-    def stats(self, req: Empty, /) -> dict[str, Any]:
-        """Impressions, CTR, conversion, dwell time and repeat visits by strategy and segment
-        (also ``GET /stats``)."""
-        store, data = self.engine.store, self.engine.data
-        out = stats.compute(
-            store.all_bandit_counts(),
-            list(store.iter_events()),
-            list(store.iter_feedback()),
-            self.engine.segment_slugs,
-            data.params,
+    def stats(self, req: Empty, /) -> StatsResponse:
+        """Impressions, CTR, conversion, dwell time and repeat visits by strategy and segment,
+        all time, from counters kept on write (also ``GET /stats``; API key)."""
+        return StatsResponse(
+            **self.engine.stats(),
+            counters=self.engine.store.counters(),
+            models=self._models(),
         )
-        out["counters"] = store.counters()
-        out["models"] = {k: str(v) for k, v in data.sources.items()}
-        return out
 
     @bentoml.api(route="/forget")
     def forget(self, req: UserRequest, /) -> ForgetResponse:
-        """Delete the user's events and bandit history, suppress them from training and
-        personalization."""
-        deleted = self.engine.store.forget(req.user_id)
-        suppression.append(req.user_id)
+        """Delete the user's events and feedback and suppress them from personalisation and
+        from the next training run (API key)."""
+        deleted = self.engine.forget(req.user_id)
         return ForgetResponse(user_id=req.user_id, deleted_keys=deleted, suppressed=True)
 
+    @bentoml.api(route="/dashboard")
+    def dashboard(self, req: Empty, /) -> str:
+        """CTR, conversion, dwell time and repeat visits by strategy and segment over time,
+        and the bandit's posterior per segment, as a self-contained HTML page that reloads
+        itself (also ``GET /dashboard``; API key)."""
+        now = time.time()
+        hours, days = _env_int("TAILOR_DASHBOARD_HOURS", 48), _env_int("TAILOR_DASHBOARD_DAYS", 30)
+        store = self.engine.store
+        page = dashboard.render(
+            self.engine.stats(),
+            store.counter_rows("hour", since=now - hours * 3600),
+            store.counter_rows("day", since=now - days * 86_400),
+            self.engine.prior,
+            now,
+            hours,
+            days,
+            _env_int("TAILOR_DASHBOARD_REFRESH_S", 30),
+        )
+        return HTMLResponse(page)  # type: ignore[return-value]  # BentoML passes it through
 
-Tailor.add_asgi_middleware(BodyLimitMiddleware, max_bytes=_env_int("TAILOR_MAX_BODY_BYTES", 16_384))
+    def _models(self) -> dict[str, str]:
+        """Model tags and where optional tables came from (no filesystem paths)."""
+        sources = self.engine.data.sources
+        out = {
+            "recommender": str(self.recommender.tag),
+            "catalog": str(self.catalog.tag),
+            "profiles": str(self.profiles.tag),
+            "next_purchase": str(self.next_purchase_table.tag),
+        }
+        for name in ("segments", "next_purchase_source", "replenishment"):
+            key = "next_purchase" if name == "next_purchase_source" else name
+            if key in sources:
+                out[name] = str(sources[key])
+        return out
+
+
+def _answer(call: Any, req: Any) -> Any:
+    """Engine errors as HTTP answers: 400 for bad input, 404 for unknown request ids."""
+    try:
+        return call(req)
+    except BadRequest as exc:
+        raise InvalidArgument(str(exc)) from exc
+    except NotFound as exc:
+        raise bentoml.exceptions.NotFound(str(exc)) from exc
+
+
+Tailor.add_asgi_middleware(
+    GuardMiddleware,
+    api_key=ApiKey(os.environ.get("TAILOR_API_KEY")),
+    limiter=RateLimiter(
+        rate=float(os.environ.get("TAILOR_RATE_LIMIT", 20)),
+        burst=float(os.environ.get("TAILOR_RATE_BURST", 40)),
+    ),
+    max_bytes=_env_int("TAILOR_MAX_BODY_BYTES", 16_384),
+)

@@ -1,99 +1,155 @@
-"""/stats: impressions, CTR, conversion, dwell time and repeat visits by strategy and segment.
+"""Online metrics by strategy and segment, kept as counters updated on write.
 
-Dwell time of a view is its reported ``duration_s``, else the gap to the user's next event
-in the same session (capped). A user counts as repeat visitor of a (strategy, segment) if,
-after their first impression from it, they came back (an event in a later session) within
-``repeat_window_days``. Views and visits are attributed through the ``request_id`` that
-events and feedback carry.
+Each /feedback and /events call turns into a few counter increments (``Incr``) that the
+store adds to an all-time bucket and to hourly and daily buckets; /stats and /dashboard
+only read counters, so their cost does not grow with traffic.
+
+- impressions, clicks, conversions: from /feedback (once per request id and event);
+- dwell time of a view that carries the ``request_id`` of the recommendation it came from:
+  its reported ``duration_s``, else the gap to the user's next event if that one is in the
+  same session (same ``session_id`` when both have one, and within ``session_gap_s``);
+  events are taken in the order they arrive;
+- repeat visits: of the users shown a (strategy, segment) for the first time (``users``),
+  those who came back (``returned``: an event that starts a new session more than
+  ``session_gap_s`` and at most ``repeat_window_days`` after that first impression). A
+  return is counted in the buckets of the first impression, so each bucket's rate is the
+  share of that bucket's new users who came back.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import pairwise
 from typing import Any
 
 from tailor.serving.bandit import posterior_mean
-from tailor.serving.store import Event, Feedback
+from tailor.serving.store.base import (
+    FEEDBACK_EVENTS,
+    METRICS,
+    CounterRow,
+    Event,
+    Incr,
+    Visit,
+    visit_key,
+)
+
+Key = tuple[str, str]  # (segment, strategy)
 
 
-def _key_of(request_id: str | None, names: dict[str, str]) -> tuple[str, str] | None:
-    """(strategy, segment) of a request id issued by /recommend."""
-    parts = (request_id or "").split(".")
-    return (parts[2], names.get(parts[3], parts[3])) if len(parts) == 4 else None
+def same_session(prev: Event, event: Event, session_gap_s: float) -> bool:
+    if prev.session_id and event.session_id and prev.session_id != event.session_id:
+        return False
+    return event.ts - prev.ts <= session_gap_s
 
 
-def compute(
-    counts: dict[tuple[str, str], dict[str, int]],
-    events: list[Event],
-    feedback: list[Feedback],
-    segment_names: dict[str, str],
+def event_increments(
+    event: Event,
+    key: Key | None,
+    prev: Event | None,
+    prev_key: Key | None,
+    visits: dict[str, Visit],
     params: dict[str, Any],
-) -> dict[str, Any]:
-    session_gap = float(params["session_gap_s"])
+    now: float,
+) -> tuple[list[Incr], dict[str, Visit]]:
+    """Counter increments of one event and the user's visits it changed.
+
+    ``key``/``prev_key``: the (segment, strategy) the event and the user's previous event are
+    attributed to through their request ids (None: not attributed)."""
+    gap = float(params["session_gap_s"])
     window = float(params["repeat_window_days"]) * 86_400
-    by_user: dict[str, list[Event]] = defaultdict(list)
-    for ev in events:
-        by_user[ev.user_id].append(ev)
-    dwell: dict[tuple[str, str], list[float]] = defaultdict(list)
-    visits: dict[str, list[float]] = {}
-    for user, evs in by_user.items():
-        evs.sort(key=lambda e: e.ts)
-        starts = [evs[0].ts] if evs else []
-        for prev, nxt in pairwise(evs):
-            if nxt.ts - prev.ts > session_gap or (
-                nxt.session_id and prev.session_id and nxt.session_id != prev.session_id
-            ):
-                starts.append(nxt.ts)
-        visits[user] = starts
-        for i, ev in enumerate(evs):
-            key = _key_of(ev.request_id, segment_names)
-            if ev.event_type != "view" or key is None:
-                continue
-            if ev.duration_s is not None:
-                dwell[key].append(ev.duration_s)
-            elif i + 1 < len(evs) and evs[i + 1].ts - ev.ts <= session_gap:
-                dwell[key].append(evs[i + 1].ts - ev.ts)
-    first_seen: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for fb in feedback:
-        if fb.event == "impression":
-            key = (fb.strategy, fb.segment)
-            first_seen[key][fb.user_id] = min(first_seen[key].get(fb.user_id, fb.ts), fb.ts)
-    rows = []
-    keys = set(counts) | {(seg, st) for st, seg in first_seen} | {(g, s) for s, g in dwell}
-    for seg, strategy in sorted(keys):
-        c = counts.get((seg, strategy), {"impression": 0, "click": 0, "conversion": 0})
-        shown = c["impression"]
-        durations = dwell.get((strategy, seg), [])
-        users = first_seen.get((strategy, seg), {})
-        back = sum(
-            any(t0 + session_gap < t <= t0 + window for t in visits.get(u, []))
-            for u, t0 in users.items()
-        )
-        rows.append(
-            {
-                "segment": seg,
-                "strategy": strategy,
-                "impressions": shown,
-                "clicks": c["click"],
-                "conversions": c["conversion"],
-                "ctr": round(c["click"] / shown, 4) if shown else None,
-                "conversion_rate": round(c["conversion"] / shown, 4) if shown else None,
-                "bandit_mean": round(posterior_mean(c), 4),
-                "dwell_s_mean": round(sum(durations) / len(durations), 2) if durations else None,
-                "views": len(durations),
-                "users": len(users),
-                "repeat_visit_rate": round(back / len(users), 4) if users else None,
-            }
-        )
-    totals: dict[str, dict[str, Any]] = {}
+    out: list[Incr] = []
+    if event.event_type == "view" and key and event.duration_s is not None:
+        out += [Incr(*key, "dwell_sum", float(event.duration_s), now), Incr(*key, "views", 1, now)]
+    in_session = prev is not None and same_session(prev, event, gap)
+    if (
+        prev is not None
+        and prev_key
+        and prev.event_type == "view"
+        and prev.duration_s is None
+        and in_session
+        and event.ts >= prev.ts
+    ):
+        out += [
+            Incr(*prev_key, "dwell_sum", event.ts - prev.ts, now),
+            Incr(*prev_key, "views", 1, now),
+        ]
+    changed: dict[str, Visit] = {}
+    if not in_session:  # a new visit: does it return to a strategy shown before?
+        for vkey, v in visits.items():
+            if not v.returned and v.t0 + gap < event.ts <= v.t0 + window:
+                segment, strategy = vkey.rsplit("|", 1)
+                out.append(Incr(segment, strategy, "returned", 1, v.t0))
+                changed[vkey] = Visit(v.t0, returned=True)
+    return out, changed
+
+
+def feedback_increments(
+    key: Key, event: str, visits: dict[str, Visit], now: float
+) -> tuple[list[Incr], dict[str, Visit]]:
+    """One feedback event; a user's first impression of a (segment, strategy) starts its
+    repeat-visit clock."""
+    out = [Incr(*key, event, 1, now)]
+    vkey = visit_key(*key)
+    if event == "impression" and vkey not in visits:
+        out.append(Incr(*key, "users", 1, now))
+        return out, {vkey: Visit(now)}
+    return out, {}
+
+
+def _rate(num: float, den: float) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def metrics_of(c: dict[str, float], prior: tuple[float, float]) -> dict[str, Any]:
+    """The reported figures of one set of counters."""
+    shown = int(c.get("impression", 0))
+    views = int(c.get("views", 0))
+    users = int(c.get("users", 0))
+    counts = {e: int(c.get(e, 0)) for e in FEEDBACK_EVENTS}
+    return {
+        "impressions": shown,
+        "clicks": counts["click"],
+        "conversions": counts["conversion"],
+        "ctr": _rate(counts["click"], shown),
+        "conversion_rate": _rate(counts["conversion"], shown),
+        "bandit_mean": round(posterior_mean(counts, prior), 4),
+        "dwell_s_mean": round(c.get("dwell_sum", 0.0) / views, 2) if views else None,
+        "dwell_s_sum": round(c.get("dwell_sum", 0.0), 3),
+        "views": views,
+        "users": users,
+        "returned_users": int(c.get("returned", 0)),
+        "repeat_visit_rate": _rate(c.get("returned", 0), users),
+    }
+
+
+def grouped(rows: list[CounterRow]) -> dict[tuple[int, str, str], dict[str, float]]:
+    """``{(bucket, segment, strategy): {metric: value}}``."""
+    out: dict[tuple[int, str, str], dict[str, float]] = defaultdict(dict)
     for r in rows:
-        t = totals.setdefault(r["strategy"], {"impressions": 0, "clicks": 0, "conversions": 0})
-        for name in ("impressions", "clicks", "conversions"):
-            t[name] += r[name]
-    for t in totals.values():
-        t["ctr"] = round(t["clicks"] / t["impressions"], 4) if t["impressions"] else None
-        t["conversion_rate"] = (
-            round(t["conversions"] / t["impressions"], 4) if t["impressions"] else None
-        )
-    return {"by_strategy": totals, "by_strategy_segment": rows}
+        if r.metric in METRICS:
+            out[(r.bucket, r.segment, r.strategy)][r.metric] = r.value
+    return out
+
+
+def summary(rows: list[CounterRow], prior: tuple[float, float]) -> dict[str, Any]:
+    """/stats from the all-time counters: per (segment, strategy) and per strategy."""
+    by_key = grouped(rows)
+    table = []
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (_, seg, strategy), c in sorted(by_key.items()):
+        table.append({"segment": seg, "strategy": strategy, **metrics_of(c, prior)})
+        for metric, value in c.items():
+            totals[strategy][metric] += value
+    by_strategy = {}
+    for strategy, c in sorted(totals.items()):
+        m = metrics_of(c, prior)
+        m.pop("bandit_mean")  # the bandit is per segment
+        by_strategy[strategy] = m
+    return {"by_strategy": by_strategy, "by_strategy_segment": table}
+
+
+def series(rows: list[CounterRow], prior: tuple[float, float]) -> list[dict[str, Any]]:
+    """Hourly or daily rows: one per (bucket, segment, strategy), oldest first."""
+    return [
+        {"bucket": bucket, "segment": seg, "strategy": strategy, **metrics_of(c, prior)}
+        for (bucket, seg, strategy), c in sorted(grouped(rows).items())
+    ]

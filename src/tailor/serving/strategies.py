@@ -32,8 +32,19 @@ class LiveProfile:
 @dataclass
 class Scored:
     scores: np.ndarray
-    reasons: dict[int, str]
+    reasons: dict[int, str]  # explicit reasons; they win over the similarity layers
     default_reason: str
+    # (seed row of each item or -1, template): "similar to <seed title>", formatted only for
+    # the k items answered (formatting one per scored item cost more than the ranking)
+    similar: list[tuple[np.ndarray, str]] = field(default_factory=list)
+
+    def reason(self, j: int, titles: list[str]) -> str:
+        if j in self.reasons:
+            return self.reasons[j]
+        for seed_of, template in reversed(self.similar):
+            if seed_of[j] >= 0:
+                return template.format(titles[seed_of[j]])
+        return self.default_reason
 
 
 def _empty(n: int) -> np.ndarray:
@@ -48,20 +59,26 @@ def _spread(ranked: Ranked, n: int) -> np.ndarray:
     return out
 
 
-def similar_to(
-    data: ServingData, seeds: list[tuple[int, float]]
-) -> tuple[np.ndarray, dict[int, int]]:
-    """Weighted sum of content similarity to ``seeds`` (row, weight); also the top seed of each
-    item, for its reason."""
+def similar_to(data: ServingData, seeds: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted sum of content similarity to ``seeds`` (row, weight), and the seed that
+    contributes most to each item (-1: none), for its reason."""
     scores = np.zeros(data.n_items, dtype=np.float32)
-    best: dict[int, tuple[float, int]] = {}
-    for seed, weight in seeds:
-        nb, sim = data.nb_idx[seed], data.nb_sim[seed] * weight
-        np.add.at(scores, nb, sim)
-        for j, s in zip(nb.tolist(), sim.tolist(), strict=True):
-            if s > best.get(j, (0.0, -1))[0]:
-                best[j] = (s, seed)
-    return scores, {j: seed for j, (_, seed) in best.items()}
+    best = np.full(data.n_items, -1, dtype=np.int64)
+    if not seeds:
+        return scores, best
+    rows = np.fromiter((r for r, _ in seeds), dtype=np.int64, count=len(seeds))
+    weights = np.fromiter((w for _, w in seeds), dtype=np.float32, count=len(seeds))
+    nb = data.nb_idx[rows]
+    sim = data.nb_sim[rows] * weights[:, None]
+    items, values = nb.ravel(), sim.ravel()
+    np.add.at(scores, items, values)
+    keep = values > 0
+    items, values = items[keep], values[keep]
+    seed = np.repeat(rows, nb.shape[1])[keep]
+    order = np.lexsort((-values, items))  # by item, largest contribution first (stable)
+    uniq, first = np.unique(items[order], return_index=True)
+    best[uniq] = seed[order][first]
+    return scores, best
 
 
 def seeds_of(data: ServingData, user_id: str, live: LiveProfile) -> list[tuple[int, float]]:
@@ -86,8 +103,7 @@ def model(data: ServingData, user_id: str) -> Scored:
 def content(data: ServingData, user_id: str, live: LiveProfile) -> Scored:
     sim, seed_of = similar_to(data, seeds_of(data, user_id, live))
     scores = np.where(sim > 0, sim, NEG).astype(np.float32)
-    reasons = {j: f"similar to {data.titles[s]}" for j, s in seed_of.items()}
-    return Scored(scores, reasons, "similar to what you looked at")
+    return Scored(scores, {}, "similar to what you looked at", [(seed_of, "similar to {}")])
 
 
 def popularity(data: ServingData, scopes: list[tuple[str, str]]) -> Scored:

@@ -42,6 +42,12 @@ def test_suppressed_and_opted_out_users() -> None:
     assert counts["missing_customer"] == 1
     assert "forgotten" not in set(demand["user_id"])  # gone from every output
     assert set(demand["order_id"]) == {"1", "3", "4"}  # opted-out and anonymous are still demand
+    # ...but an opted-out customer's lines are anonymous there: no id reaches the forecasts
+    assert demand.set_index("order_id")["user_id"].isna().to_dict() == {
+        "1": False,
+        "3": True,
+        "4": True,
+    }
     assert customer["user_id"].tolist() == ["keep"]  # only consenting, identified customers train
     assert metrics["data/suppressed_users"]["value"] == 1.0
 

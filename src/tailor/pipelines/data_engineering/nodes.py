@@ -76,8 +76,9 @@ def clean_transactions(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
     """Apply the cleaning rules in order; return demand lines, customer lines and the report.
 
-    Demand lines keep anonymous and opted-out customers' purchases (they are real demand);
-    customer lines, which feed every model, keep only consenting, identified customers.
+    Demand lines keep anonymous and opted-out customers' purchases (they are real demand),
+    the opted-out ones without their id; customer lines, which feed every model, keep only
+    consenting, identified customers.
     Suppressed (forgotten) users are removed from both before anything else.
     """
     steps: list[tuple[str, int]] = [("rows_in", len(transactions))]
@@ -102,13 +103,13 @@ def clean_transactions(
         df, params["max_quantity_robust_z"], params["max_price_ratio"]
     )
     steps += list(counts.items())
-    demand = df
+    no_user = df["user_id"].isna()
+    opt_mask = df["user_id"].isin(_opted_out(users))
+    customer = df[~no_user & ~opt_mask].reset_index(drop=True)
+    # Opted-out customers' purchases are real demand, but their id must reach nothing that
+    # trains: they stay in the demand lines as anonymous lines (aggregated without an id).
+    demand = df.assign(user_id=df["user_id"].where(~opt_mask, None))
     steps.append(("demand_rows_out", len(demand)))
-
-    no_user = demand["user_id"].isna()
-    opted_out = _opted_out(users)
-    opt_mask = demand["user_id"].isin(opted_out)
-    customer = demand[~no_user & ~opt_mask].reset_index(drop=True)
     steps.append(("missing_customer", int(no_user.sum())))
     steps.append(("opted_out_users", int(opt_mask.sum())))
     steps.append(("customer_rows_out", len(customer)))

@@ -5,22 +5,47 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tailor.serving.store.base import Event, Feedback, ProfileStore, user_hash
+from tailor.serving.store.base import (
+    CounterRow,
+    Event,
+    Feedback,
+    Incr,
+    ProfileStore,
+    Retention,
+    Visit,
+    user_hash,
+)
 
 DEFAULT_SQLITE_PATH = "data/serving/profile_store.sqlite"
 
 
-def open_store(redis_url: str | None = None, sqlite_path: str | Path | None = None) -> ProfileStore:
+def open_store(
+    redis_url: str | None = None,
+    sqlite_path: str | Path | None = None,
+    retention: Retention | None = None,
+) -> ProfileStore:
     """The store the environment asks for: ``TAILOR_REDIS_URL`` wins, else SQLite at
     ``TAILOR_STORE_PATH`` (default ``data/serving/profile_store.sqlite``)."""
     url = redis_url or os.environ.get("TAILOR_REDIS_URL")
     if url:
         from tailor.serving.store.redis_store import RedisStore
 
-        return RedisStore(url, prefix=os.environ.get("TAILOR_REDIS_PREFIX", "tailor:"))
+        prefix = os.environ.get("TAILOR_REDIS_PREFIX", "tailor:")
+        return RedisStore(url, prefix=prefix, retention=retention)
     from tailor.serving.store.sqlite_store import SQLiteStore
 
-    return SQLiteStore(sqlite_path or os.environ.get("TAILOR_STORE_PATH", DEFAULT_SQLITE_PATH))
+    path = sqlite_path or os.environ.get("TAILOR_STORE_PATH", DEFAULT_SQLITE_PATH)
+    return SQLiteStore(path, retention=retention)
 
 
-__all__ = ["Event", "Feedback", "ProfileStore", "open_store", "user_hash"]
+__all__ = [
+    "CounterRow",
+    "Event",
+    "Feedback",
+    "Incr",
+    "ProfileStore",
+    "Retention",
+    "Visit",
+    "open_store",
+    "user_hash",
+]

@@ -1,73 +1,191 @@
 """Redis profile store (``TAILOR_REDIS_URL``): the same interface as the SQLite store.
 
 Durability is the Redis server's: run it with ``appendonly yes`` and ``appendfsync always``
-for the same guarantee as SQLite (see docs/serving.md).
+for the same guarantee as SQLite (see docs/serving.md). Each write is one Lua script, so
+the suppression check, the append, the trim and the counters are atomic (Redis runs a
+script alone); per-user keys and hourly/daily counters carry TTLs, so idle state expires.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 
 import redis
 
-from tailor.serving.store.base import FEEDBACK_EVENTS, Event, Feedback, ProfileStore, user_hash
+from tailor.serving.store.base import (
+    FEEDBACK_EVENTS,
+    GRANULARITIES,
+    CounterRow,
+    Event,
+    Feedback,
+    Incr,
+    ProfileStore,
+    Retention,
+    Visit,
+    bucket_of,
+    user_hash,
+)
+
+# KEYS: suppressed set, the user's list, the user's visits hash, (feedback) the seen key.
+# ARGV: user hash, record json, max records, oldest received kept, ttl, prefix, increments
+# json, visits json, hourly ttl, daily ttl, (feedback) seen ttl.
+_APPLY = """
+local function apply(prefix, incrs, visits, visit_key, ttl, hour_ttl, day_ttl)
+  for _, inc in ipairs(cjson.decode(incrs)) do
+    local seg, strategy, metric, value = inc[1], inc[2], inc[3], inc[4]
+    redis.call('HINCRBYFLOAT', prefix .. 'stats:all:' .. seg, strategy .. '|' .. metric, value)
+    redis.call('SADD', prefix .. 'segments', seg)
+    local field = seg .. '|' .. strategy .. '|' .. metric
+    local hour = prefix .. 'stats:hour:' .. inc[5]
+    redis.call('HINCRBYFLOAT', hour, field, value)
+    redis.call('EXPIRE', hour, hour_ttl)
+    local day = prefix .. 'stats:day:' .. inc[6]
+    redis.call('HINCRBYFLOAT', day, field, value)
+    redis.call('EXPIRE', day, day_ttl)
+  end
+  local n = 0
+  for key, v in pairs(cjson.decode(visits)) do
+    redis.call('HSET', visit_key, key, cjson.encode(v))
+    n = n + 1
+  end
+  if n > 0 then redis.call('EXPIRE', visit_key, ttl) end
+end
+local function append(list, record, max_n, oldest, ttl)
+  redis.call('RPUSH', list, record)
+  redis.call('LTRIM', list, -tonumber(max_n), -1)
+  while true do
+    local head = redis.call('LINDEX', list, 0)
+    if not head or cjson.decode(head)['received'] >= tonumber(oldest) then break end
+    redis.call('LPOP', list)
+  end
+  redis.call('EXPIRE', list, ttl)
+end
+"""
+ADD_EVENT = (
+    _APPLY
+    + """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+append(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+apply(ARGV[6], ARGV[7], ARGV[8], KEYS[3], ARGV[5], ARGV[9], ARGV[10])
+return 1
+"""
+)
+ADD_FEEDBACK = (
+    _APPLY
+    + """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[11]) then return 0 end
+append(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+apply(ARGV[6], ARGV[7], ARGV[8], KEYS[3], ARGV[5], ARGV[9], ARGV[10])
+return 1
+"""
+)
 
 
 class RedisStore(ProfileStore):
-    """Keys: ``{p}ev:{user}`` and ``{p}fb:{user}`` lists, ``{p}users`` set, ``{p}bandit:{seg}``
-    hashes, ``{p}bandit_segments`` set, ``{p}suppressed`` set of hashes, ``{p}counters`` hash."""
+    """Keys (prefix ``p``): ``ev:{user}`` and ``fb:{user}`` lists, ``visit:{user}`` hashes,
+    ``stats:all:{segment}`` hashes (``strategy|metric``), ``stats:{hour|day}:{bucket}``
+    hashes (``segment|strategy|metric``), ``segments`` set, ``seen:{request}:{event}``,
+    ``suppressed`` set of hashes, ``counters`` hash, ``secret``."""
 
-    def __init__(self, url: str, prefix: str = "tailor:") -> None:
+    def __init__(self, url: str, prefix: str = "tailor:", retention: Retention | None = None):
         self.r = redis.Redis.from_url(url, decode_responses=True)
         self.p = prefix
+        self.retention = retention or Retention()
         self.r.ping()
+        self._add_event = self.r.register_script(ADD_EVENT)
+        self._add_feedback = self.r.register_script(ADD_FEEDBACK)
 
-    def add_event(self, event: Event) -> None:
-        pipe = self.r.pipeline(transaction=True)
-        pipe.rpush(f"{self.p}ev:{event.user_id}", json.dumps(event.to_dict()))
-        pipe.sadd(f"{self.p}users", event.user_id)
-        pipe.execute()
+    def _args(
+        self, user_id: str, record: dict, incrs: list[Incr], visits: dict[str, Visit], now: float
+    ) -> list:
+        r = self.retention
+        ttl = int(r.max_age_s) + 1
+        return [
+            user_hash(user_id),
+            json.dumps({**record, "received": now}),
+            r.max_events,
+            now - r.max_age_s,
+            ttl,
+            self.p,
+            json.dumps(
+                [[i.segment, i.strategy, i.metric, i.value, *_buckets(i.at)] for i in incrs]
+            ),
+            json.dumps({k: [v.t0, v.returned] for k, v in visits.items()}),
+            int(r.hourly_days * 86_400) + GRANULARITIES["hour"],
+            int(r.daily_days * 86_400) + GRANULARITIES["day"],
+        ]
+
+    def add_event(
+        self, event: Event, incrs: list[Incr], visits: dict[str, Visit], now: float
+    ) -> bool:
+        u = event.user_id
+        keys = [f"{self.p}suppressed", f"{self.p}ev:{u}", f"{self.p}visit:{u}"]
+        args = self._args(u, event.to_dict(), incrs, visits, now)
+        return bool(self._add_event(keys=keys, args=args))
 
     def recent_events(self, user_id: str, limit: int) -> list[Event]:
         rows = self.r.lrange(f"{self.p}ev:{user_id}", -limit, -1)
-        return [Event(**json.loads(r)) for r in rows]
+        return [_event(r) for r in rows]
 
-    def add_feedback(self, feedback: Feedback) -> None:
+    def add_feedback(
+        self, feedback: Feedback, incrs: list[Incr], visits: dict[str, Visit], now: float
+    ) -> bool:
         f = feedback
-        pipe = self.r.pipeline(transaction=True)
-        pipe.rpush(f"{self.p}fb:{f.user_id}", json.dumps(f.__dict__))
-        pipe.sadd(f"{self.p}users", f.user_id)
-        pipe.sadd(f"{self.p}bandit_segments", f.segment)
-        pipe.hincrby(f"{self.p}bandit:{f.segment}", f"{f.strategy}|{f.event}", 1)
-        pipe.execute()
+        keys = [
+            f"{self.p}suppressed",
+            f"{self.p}fb:{f.user_id}",
+            f"{self.p}visit:{f.user_id}",
+            f"{self.p}seen:{f.request_id}:{f.event}",
+        ]
+        args = self._args(f.user_id, dict(f.__dict__), incrs, visits, now)
+        args.append(int(self.retention.max_age_s) + 1)
+        return bool(self._add_feedback(keys=keys, args=args))
+
+    def visits(self, user_id: str) -> dict[str, Visit]:
+        raw = self.r.hgetall(f"{self.p}visit:{user_id}")
+        return {k: Visit(*json.loads(v)) for k, v in raw.items()}
 
     def bandit_counts(self, segment: str) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for field, value in self.r.hgetall(f"{self.p}bandit:{segment}").items():
-            strategy, event = field.split("|")
-            out.setdefault(strategy, dict.fromkeys(FEEDBACK_EVENTS, 0))[event] = int(value)
+        for field, value in self.r.hgetall(f"{self.p}stats:all:{segment}").items():
+            strategy, metric = field.rsplit("|", 1)
+            if metric in FEEDBACK_EVENTS:
+                counts = out.setdefault(strategy, dict.fromkeys(FEEDBACK_EVENTS, 0))
+                counts[metric] = int(float(value))
         return out
 
-    def all_bandit_counts(self) -> dict[tuple[str, str], dict[str, int]]:
-        return {
-            (seg, strategy): counts
-            for seg in sorted(self.r.smembers(f"{self.p}bandit_segments"))
-            for strategy, counts in self.bandit_counts(seg).items()
-        }
-
-    def _users(self) -> list[str]:
-        return sorted(self.r.smembers(f"{self.p}users"))
+    def counter_rows(self, granularity: str, since: float = 0.0) -> list[CounterRow]:
+        rows = []
+        if granularity == "all":
+            for seg in sorted(self.r.smembers(f"{self.p}segments")):
+                for field, value in self.r.hgetall(f"{self.p}stats:all:{seg}").items():
+                    strategy, metric = field.rsplit("|", 1)
+                    rows.append(CounterRow("all", 0, seg, strategy, metric, float(value)))
+            return rows
+        head = f"{self.p}stats:{granularity}:"
+        for key in self.r.scan_iter(f"{head}*", count=1000):
+            bucket = int(key[len(head) :])
+            if bucket < since:
+                continue
+            for field, value in self.r.hgetall(key).items():
+                seg, strategy, metric = field.rsplit("|", 2)
+                rows.append(CounterRow(granularity, bucket, seg, strategy, metric, float(value)))
+        return rows
 
     def iter_events(self) -> Iterator[Event]:
-        for user in self._users():
-            for row in self.r.lrange(f"{self.p}ev:{user}", 0, -1):
-                yield Event(**json.loads(row))
+        for key in sorted(self.r.scan_iter(f"{self.p}ev:*", count=1000)):
+            for row in self.r.lrange(key, 0, -1):
+                yield _event(row)
 
     def iter_feedback(self) -> Iterator[Feedback]:
-        for user in self._users():
-            for row in self.r.lrange(f"{self.p}fb:{user}", 0, -1):
-                yield Feedback(**json.loads(row))
+        for key in sorted(self.r.scan_iter(f"{self.p}fb:*", count=1000)):
+            for row in self.r.lrange(key, 0, -1):
+                d = json.loads(row)
+                d.pop("received", None)
+                yield Feedback(**d)
 
     def incr(self, counter: str, by: int = 1) -> None:
         self.r.hincrby(f"{self.p}counters", counter, by)
@@ -77,17 +195,37 @@ class RedisStore(ProfileStore):
 
     def forget(self, user_id: str) -> int:
         ev, fb = f"{self.p}ev:{user_id}", f"{self.p}fb:{user_id}"
-        pipe = self.r.pipeline(transaction=True)
+        pipe = self.r.pipeline(transaction=True)  # MULTI: no script runs in between
         pipe.llen(ev)
         pipe.llen(fb)
-        pipe.delete(ev, fb)
-        pipe.srem(f"{self.p}users", user_id)
+        pipe.delete(ev, fb, f"{self.p}visit:{user_id}")
         pipe.sadd(f"{self.p}suppressed", user_hash(user_id))
         n_ev, n_fb, *_ = pipe.execute()
         return int(n_ev) + int(n_fb)
 
+    def suppress(self, user_ids: list[str]) -> None:
+        if user_ids:
+            self.r.sadd(f"{self.p}suppressed", *(user_hash(u) for u in user_ids))
+
     def is_suppressed(self, user_id: str) -> bool:
         return bool(self.r.sismember(f"{self.p}suppressed", user_hash(user_id)))
 
+    def purge(self, now: float) -> int:
+        return 0  # per-user lists are trimmed on write; idle keys and old buckets expire (TTL)
+
+    def secret(self) -> bytes:
+        self.r.set(f"{self.p}secret", secrets.token_hex(32), nx=True)
+        return bytes.fromhex(self.r.get(f"{self.p}secret"))
+
     def close(self) -> None:
         self.r.close()
+
+
+def _buckets(ts: float) -> tuple[int, int]:
+    return bucket_of(ts, "hour"), bucket_of(ts, "day")
+
+
+def _event(row: str) -> Event:
+    d = json.loads(row)
+    d.pop("received", None)
+    return Event(**d)
