@@ -153,8 +153,10 @@ def gradient_boosting_baseline(
     """
     from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
+    event = train["event"].to_numpy() if len(train) else np.array([], bool)
+    if event.sum() < 10:
+        raise ValueError(f"gradient boosting: {int(event.sum())} repeat purchases to learn from")
     x, xt = design(train), design(test)
-    event = train["event"].to_numpy()
     reg = GradientBoostingRegressor(random_state=seed).fit(x[event], train["days"][event])
     known = (event | (train["days"] >= within_days)).to_numpy()
     label = (event & (train["days"] <= within_days).to_numpy())[known]

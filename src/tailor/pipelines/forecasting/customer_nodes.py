@@ -45,6 +45,27 @@ def _score(test: pd.DataFrame, pred: pd.DataFrame, within: int, mask=None) -> di
     )
 
 
+def _predictions(
+    train: pd.DataFrame, test: pd.DataFrame, within: int, p: dict, seed: int, window: str
+) -> dict[str, pd.DataFrame]:
+    """Every candidate that can be fitted on ``train``; the others are left out with a
+    warning (the median-interval baseline needs no fit, so it is always there)."""
+    out = {}
+    for m in TIMING_MODELS:
+        try:
+            out[m] = fit_predict(m, train, test, within, p, seed)
+        except ValueError as err:
+            log.warning(
+                "next purchase (%s): %s left out, too little history before the cut-off "
+                "(forecasting.next_purchase.n_snapshots / snapshot_step_days, "
+                "split.validation_days): %s",
+                window,
+                m,
+                err,
+            )
+    return out
+
+
 def evaluate_next_purchase(
     customer_lines: pd.DataFrame,
     segments: pd.DataFrame,
@@ -71,9 +92,17 @@ def evaluate_next_purchase(
     inner = _snapshots(customer_lines, val_cut - step, val_cut, p)
     val = snapshot(customer_lines, val_cut, cutoff, p["min_purchase_days"])
     val_scores = {
-        m: _score(val, fit_predict(m, inner, val, within, p, seed), within) for m in TIMING_MODELS
+        m: _score(val, pred, within)
+        for m, pred in _predictions(inner, val, within, p, seed, "validation").items()
     }
-    served = min(TIMING_MODELS, key=lambda m: (val_scores[m][PRIMARY], TIMING_MODELS.index(m)))
+    if not val_scores:
+        raise ValueError(
+            f"next purchase: no customer with {p['min_purchase_days']} purchase days "
+            "(forecasting.next_purchase.min_purchase_days) at the validation cutoff "
+            f"{val_cut.date()} (split.cutoff - split.validation_days)"
+        )
+    order = [m for m in TIMING_MODELS if m in val_scores]
+    served = min(order, key=lambda m: (val_scores[m][PRIMARY], order.index(m)))
     log.info(
         "next purchase: served %s (validation %s %s)",
         served,
@@ -82,7 +111,7 @@ def evaluate_next_purchase(
     )
     train = _snapshots(customer_lines, val_cut, cutoff, p)
     test = snapshot(customer_lines, cutoff, end, p["min_purchase_days"])
-    preds = {m: fit_predict(m, train, test, within, p, seed) for m in TIMING_MODELS}
+    preds = _predictions(train, test, within, p, seed, "test")
     seg = (
         segments.set_index("user_id")[params["segment_column"]]
         if len(segments)
@@ -137,7 +166,14 @@ def predict_next_purchase(
     train = _snapshots(customer_lines, end - horizon, end, p)
     now = snapshot(customer_lines, end, None, p["min_purchase_days"])
     within = int(p["within_days"])
-    pred = fit_predict(served, train, now, within, p, seed)
+    try:
+        pred = fit_predict(served, train, now, within, p, seed)
+    except ValueError as err:  # too little recent history to refit: the baseline needs none
+        log.warning(
+            "next purchase: serving %s failed (%s); serving interval_heuristic", served, err
+        )
+        served = "interval_heuristic"
+        pred = fit_predict(served, train, now, within, p, seed)
     pred["as_of"] = end
     pred["model"] = served
     pred["predicted_date"] = end.normalize() + pd.to_timedelta(pred["expected_days"], unit="D")
