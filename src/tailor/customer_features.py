@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tailor.campaigns import campaign_features
 from tailor.frame_utils import modal_by
 
 DAY = pd.Timedelta(days=1)
@@ -80,18 +81,34 @@ def _email_features(email: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def age_columns(age: pd.Series) -> pd.DataFrame:
+    """``age`` as a number where every given value is one, else ``age_band`` as text.
+
+    Real exports give either ages or bands ("25-34", "65+"); a band is a category
+    everywhere downstream (segments, fairness groups, drift), never parsed into a number.
+    """
+    given = age.dropna()
+    numbers = pd.to_numeric(given, errors="coerce")
+    if numbers.notna().all():
+        return pd.DataFrame({"age": pd.to_numeric(age, errors="coerce")})
+    return pd.DataFrame({"age_band": age.astype(object).where(age.notna(), None)})
+
+
 def customer_features(
     lines: pd.DataFrame,
     as_of: str | pd.Timestamp,
     users: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
     email: pd.DataFrame | None = None,
+    campaigns: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per customer who bought at or before ``as_of``; nothing later is read.
 
     Always: recency, frequency, monetary, purchase-interval stats, basket size, country,
     tenure. With events: channel/device mix, cart abandonment, views and searches. With
-    email: open and click rates. With users: age, gender, location, days since signup.
+    email: open and click rates. With campaign exposures: campaigns received and the
+    share responded to. With users: age (or age band), gender, location, income
+    and household size bands, days since signup.
     """
     as_of = pd.Timestamp(as_of)
     past = lines[lines["ts"] <= as_of]
@@ -102,10 +119,15 @@ def customer_features(
     if email is not None and not email.empty:
         em = email[(email["sent_ts"] <= as_of) & email["user_id"].isin(out.index)]
         out = out.join(_email_features(em))
+    if campaigns is not None and not campaigns.empty:
+        out = out.join(campaign_features(campaigns[campaigns["user_id"].isin(out.index)], as_of))
+        out["campaigns_received"] = out["campaigns_received"].fillna(0)
     if users is not None and not users.empty:
         demo = users.set_index("user_id")
-        cols = [c for c in ("age", "gender", "location") if c in demo]
+        cols = [c for c in ("gender", "location", "income", "household_size") if c in demo]
         out = out.join(demo[cols])
+        if "age" in demo:
+            out = out.join(age_columns(demo["age"]))
         if "signup_ts" in demo:
             signup = demo["signup_ts"].where(demo["signup_ts"] <= as_of)
             out["days_since_signup"] = (as_of - signup.reindex(out.index)) / DAY

@@ -48,11 +48,18 @@ def segment_profiles(
             for m in RFM:
                 row[f"median_{m}"] = round(float(members[m].median()), 2)
             row["top_countries"] = _top_shares(members["country"], top_n)
+            for band in BANDS:  # given bands (age, income, household size) profile as mixes
+                if band in members and members[band].notna().any():
+                    row[f"top_{band}"] = _top_shares(members[band], top_n)
             row["top_items"] = _top_items(bought[bought[col] == name], top_n)
             rows.append(row)
     out = pd.DataFrame(rows)
     out["cluster_id"] = out["cluster_id"].astype("Int64")
     return out.sort_values(["grouping", "customers"], ascending=[True, False], ignore_index=True)
+
+
+# Categorical customer attributes shown as their most common values per segment.
+BANDS = ("age_band", "income", "household_size", "gender")
 
 
 def plot_sizes(profiles: pd.DataFrame) -> Figure:

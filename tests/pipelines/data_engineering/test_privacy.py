@@ -45,6 +45,11 @@ def test_suppressed_and_opted_out_users() -> None:
     assert customer["user_id"].tolist() == ["keep"]  # only consenting, identified customers train
     assert metrics["data/suppressed_users"]["value"] == 1.0
 
-    u, e, m = filter_sources(users, events, email, suppression)
-    for table in (u, e, m):
+    campaigns = pd.DataFrame(
+        {"user_id": ["keep", "forgotten", "optout"], "campaign_id": ["c1"] * 3,
+         "sent_ts": pd.to_datetime(["2011-01-01"] * 3)}
+    )  # fmt: skip
+    none = pd.DataFrame()
+    u, e, m, c = filter_sources(users, events, email, campaigns, none, none, suppression)
+    for table in (u, e, m, c):
         assert table["user_id"].tolist() == ["keep"]

@@ -40,8 +40,9 @@ def test_stability_metrics(world: dict[str, pd.DataFrame], seg_params: dict[str,
     model, _ = fit_segmentation(feats, seg_params, seed=0)
     segments = assign_segments(feats, model, seg_params["rules"])
     metrics = measure_stability(
-        feats, segments, model, model, w["lines"], w["users"], w["events"], w["email"], seg_params
-    )
+        feats, segments, model, model, w["lines"], w["users"], w["events"], w["email"], None,
+        seg_params,
+    )  # fmt: skip
     values = {k: v["value"] for k, v in metrics.items()}
     assert all(k.startswith("segmentation/") and v["step"] == 0 for k, v in metrics.items())
     assert values["segmentation/train/n_clusters"] == model.n_clusters

@@ -8,14 +8,18 @@ from typing import Any
 import pandas as pd
 
 from tailor import cleaning
+from tailor.campaigns import campaign_exposures
 from tailor.customer_features import customer_features
 from tailor.item_catalog import build_catalog
-from tailor.schemas import SCHEMAS, conform_table
+from tailor.schemas import SCHEMAS, compose_columns, conform_table
 from tailor.splits import split_by_time, validation_cutoff
 
 log = logging.getLogger(__name__)
 
-OPTIONAL = ("users", "events", "email", "items", "suppression")
+OPTIONAL = (
+    "users", "events", "email", "items", "suppression",
+    "campaigns", "campaign_info", "campaign_responses",
+)  # fmt: skip
 
 
 def _empty(table: str) -> pd.DataFrame:
@@ -29,6 +33,9 @@ def validate_raw_tables(
     email: pd.DataFrame,
     items: pd.DataFrame,
     suppression: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    campaign_info: pd.DataFrame,
+    campaign_responses: pd.DataFrame,
     sources: dict[str, Any],
 ) -> tuple[pd.DataFrame, ...]:
     """Conform every raw table to the data contract before anything is written.
@@ -36,14 +43,26 @@ def validate_raw_tables(
     One node validates all tables, so a bad optional table stops the run before the
     cleaning writes its first output. Absent optional tables become empty frames.
     """
-    raw = {"users": users, "events": events, "email": email, "items": items}
-    raw["suppression"] = suppression
-    maps = {
-        name: (sources.get(name) or {}).get("columns") or {} for name in ("transactions", *OPTIONAL)
+    raw = {"transactions": transactions, "users": users, "events": events, "email": email}
+    raw |= {"items": items, "suppression": suppression, "campaigns": campaigns}
+    raw |= {"campaign_info": campaign_info, "campaign_responses": campaign_responses}
+    names = ("transactions", *OPTIONAL)
+    spec = {name: sources.get(name) or {} for name in names}
+    tables = {
+        name: conform_table(
+            compose_columns(raw[name], spec[name].get("compose")),
+            name,
+            spec[name].get("columns") or {},
+            optional=name != "transactions",
+        )
+        for name in names
     }
-    out = [conform_table(transactions, "transactions", maps["transactions"])]
+    lines = tables["transactions"]
+    if "country" not in lines:
+        lines["country"] = None  # one-country shops need not say which
+    out = [lines]
     for name in OPTIONAL:
-        table = conform_table(raw[name], name, maps[name], optional=True)
+        table = tables[name]
         out.append(_empty(name) if table is None else table)
         log.info("table %s: %s", name, "absent" if table is None else f"{len(table):,} rows")
     return tuple(out)
@@ -129,11 +148,19 @@ def filter_sources(
     users: pd.DataFrame,
     events: pd.DataFrame,
     email: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    campaign_info: pd.DataFrame,
+    campaign_responses: pd.DataFrame,
     suppression: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Drop suppressed and opted-out users from the optional per-user sources."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Drop suppressed and opted-out users from the optional per-user sources.
+
+    Campaign tables are joined into one exposure per (user, campaign) first.
+    """
     gone = set(suppression["user_id"]) | _opted_out(users)
-    return tuple(t[~t["user_id"].isin(gone)].reset_index(drop=True) for t in (users, events, email))  # type: ignore[return-value]
+    exposures = campaign_exposures(campaigns, campaign_info, campaign_responses)
+    tables = (users, events, email, exposures)
+    return tuple(t[~t["user_id"].isin(gone)].reset_index(drop=True) for t in tables)  # type: ignore[return-value]
 
 
 def build_item_catalog(
@@ -199,11 +226,12 @@ def features_at_validation_cutoff(
     users: pd.DataFrame,
     events: pd.DataFrame,
     email: pd.DataFrame,
+    campaigns: pd.DataFrame,
     split: dict[str, Any],
 ) -> pd.DataFrame:
     """Features for tuning: only data up to the validation cutoff."""
     as_of = validation_cutoff(split["cutoff"], split["validation_days"])
-    return customer_features(lines, as_of, users=users, events=events, email=email)
+    return customer_features(lines, as_of, users, events, email, campaigns)
 
 
 def features_at_cutoff(
@@ -211,14 +239,19 @@ def features_at_cutoff(
     users: pd.DataFrame,
     events: pd.DataFrame,
     email: pd.DataFrame,
+    campaigns: pd.DataFrame,
     split: dict[str, Any],
 ) -> pd.DataFrame:
     """Features for training and evaluation: only data up to the train/test cutoff."""
-    return customer_features(lines, split["cutoff"], users=users, events=events, email=email)
+    return customer_features(lines, split["cutoff"], users, events, email, campaigns)
 
 
 def features_at_end(
-    lines: pd.DataFrame, users: pd.DataFrame, events: pd.DataFrame, email: pd.DataFrame
+    lines: pd.DataFrame,
+    users: pd.DataFrame,
+    events: pd.DataFrame,
+    email: pd.DataFrame,
+    campaigns: pd.DataFrame,
 ) -> pd.DataFrame:
     """Features for serving: everything up to the end of the data."""
-    return customer_features(lines, lines["ts"].max(), users=users, events=events, email=email)
+    return customer_features(lines, lines["ts"].max(), users, events, email, campaigns)

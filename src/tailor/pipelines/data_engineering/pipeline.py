@@ -4,7 +4,8 @@ from kedro.pipeline import Node, Pipeline
 
 from tailor.pipelines.data_engineering import nodes as n
 
-SOURCES = ["users", "events", "email"]
+SOURCES = ["users", "events", "email", "campaigns"]
+CAMPAIGN_TABLES = ["campaigns", "campaign_info", "campaign_responses"]
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
@@ -20,6 +21,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "raw_email",
                     "raw_items",
                     "suppression_list",
+                    *(f"raw_{t}" for t in CAMPAIGN_TABLES),
                     "params:data_engineering.sources",
                 ],
                 [
@@ -29,6 +31,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "email_validated",
                     "items_validated",
                     "suppression_validated",
+                    *(f"{t}_validated" for t in CAMPAIGN_TABLES),
                 ],
                 name="validate_raw_tables",
             ),
@@ -45,7 +48,13 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             Node(
                 n.filter_sources,
-                ["users_validated", "events_validated", "email_validated", "suppression_validated"],
+                [
+                    "users_validated",
+                    "events_validated",
+                    "email_validated",
+                    *(f"{t}_validated" for t in CAMPAIGN_TABLES),
+                    "suppression_validated",
+                ],
                 [f"{s}_clean" for s in SOURCES],
                 name="filter_sources",
             ),

@@ -41,6 +41,7 @@ def build_windows(
     users: pd.DataFrame,
     events: pd.DataFrame,
     email: pd.DataFrame,
+    campaigns: pd.DataFrame,
     split: dict[str, Any],
     params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, str]]:
@@ -53,7 +54,7 @@ def build_windows(
         )
     reference, current = resolve_windows(lines["ts"], split, params)
     tile_days = float(params.get("tile_days") or current.days)
-    sources = {"users": users, "events": events, "email": email}
+    sources = {"users": users, "events": events, "email": email, "campaigns": campaigns}
     ref_feats = window_customer_features(lines, reference, tile_days, **sources)
     cur_feats = window_customer_features(lines, current, current.days, **sources)
     log.info(

@@ -13,7 +13,15 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             Node(
                 nodes.build_windows,
-                ["customer_lines", "users_clean", "events_clean", "email_clean", "params:split", p],
+                [
+                    "customer_lines",
+                    "users_clean",
+                    "events_clean",
+                    "email_clean",
+                    "campaigns_clean",
+                    "params:split",
+                    p,
+                ],
                 [
                     "monitoring_reference_customers",
                     "monitoring_current_customers",

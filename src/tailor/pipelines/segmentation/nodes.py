@@ -138,10 +138,11 @@ def _previous_features(
     users: pd.DataFrame,
     events: pd.DataFrame,
     email: pd.DataFrame,
+    campaigns: pd.DataFrame,
     days: int,
 ) -> pd.DataFrame:
     as_of = pd.to_datetime(features["as_of"]).max() - pd.Timedelta(days=days)
-    return customer_features(lines, as_of, users=users, events=events, email=email)
+    return customer_features(lines, as_of, users, events, email, campaigns)
 
 
 def measure_stability(
@@ -153,6 +154,7 @@ def measure_stability(
     users: pd.DataFrame,
     events: pd.DataFrame,
     email: pd.DataFrame,
+    campaigns: pd.DataFrame,
     params: dict[str, Any],
 ) -> Metrics:
     """Scores of the chosen clusterings and their stability, as MLflow metrics.
@@ -175,7 +177,9 @@ def measure_stability(
         values = [r[key] for r in seed_runs]
         metrics[f"stability/{key}_seed_mean"] = float(np.mean(values))
         metrics[f"stability/{key}_seed_worst"] = float(min(values) if key == "ari" else max(values))
-    prev = _previous_features(features, lines, users, events, email, int(sp["previous_days"]))
+    prev = _previous_features(
+        features, lines, users, events, email, campaigns, int(sp["previous_days"])
+    )
     with threadpool_limits(int(params["clustering"]["threads"])):
         _, prev_assigned = _fit(prev, params, int(sp["seeds"][0]), model.algorithm, model.value)
     prev_ids = pd.Series(prev_assigned, index=prev["user_id"].astype(str).to_numpy())

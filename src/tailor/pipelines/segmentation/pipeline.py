@@ -76,6 +76,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "users_clean",
                     "events_clean",
                     "email_clean",
+                    "campaigns_clean",
                     "params:segmentation",
                 ],
                 "segmentation_metrics",
