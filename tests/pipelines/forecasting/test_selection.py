@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 import yaml
@@ -131,3 +132,30 @@ def test_a_too_narrow_interval_is_replaced_by_a_conformal_one() -> None:
     lo, hi = np.quantile(y, [0.1, 0.9])
     wide = fc.assign(yhat_lower=lo, yhat_upper=hi)  # covers 80 %
     assert calibration(wide, "m", s)["method"] == "own"
+
+
+def test_prophet_study_is_stored_and_resumed(tmp_path: Path) -> None:
+    """A rerun on the same data resumes the SQLite study (no new trial); changed data
+    starts a new one."""
+    from tailor.forecasting.tuning import tune_prophet
+
+    series = weekly_shop(120)
+    cal = learn_calendar(series, None, 0.5)
+    end = series["date"].max()
+    w = Windows(end + pd.Timedelta(days=1), end + pd.Timedelta(days=14), 14, 1, 14)
+    s = settings(14, 1, 14)
+    params = {
+        **DEFAULTS,
+        "tuning": {**DEFAULTS["tuning"], "n_trials": 2, "storage_dir": str(tmp_path)},
+    }
+    _, first = tune_prophet(series, cal, s, w, params, 0, "orders")
+    _, again = tune_prophet(series, cal, s, w, params, 0, "orders")
+    assert len(first) == len(again) == 2 and set(first["study"]) == set(again["study"])
+    assert first["value"].tolist() == again["value"].tolist()  # the stored trials, not new
+    stored = optuna.load_study(
+        study_name=first["study"].iloc[0], storage=f"sqlite:///{tmp_path / 'optuna_forecasting.db'}"
+    )
+    assert len(stored.trials) == 2  # the rerun added none
+    changed = series.assign(y=series["y"] * 1.01)
+    _, other = tune_prophet(changed, cal, s, w, params, 0, "orders")
+    assert set(other["study"]) != set(first["study"])
