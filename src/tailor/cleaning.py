@@ -31,11 +31,13 @@ def drop_users(df: pd.DataFrame, user_ids: Iterable[str]) -> tuple[pd.DataFrame,
 
 
 def is_cancellation(df: pd.DataFrame, prefix: str | None) -> pd.Series:
-    """Cancellation lines are recognised by their order id (UCI: 'C…'), not by sign: some
-    negative lines are stock adjustments, not cancellations. No prefix: no cancellations."""
+    """Cancellation lines: order id starting with ``prefix`` (UCI: 'C…') and a negative
+    quantity. Not by sign alone (some negative lines are stock adjustments), and not by id
+    alone: another shop's ordinary order ids may start with the same letter. No prefix: no
+    cancellations."""
     if not prefix:
         return pd.Series(False, index=df.index)
-    return df["order_id"].astype(str).str.startswith(prefix)
+    return df["order_id"].astype(str).str.startswith(prefix) & (df["quantity"] < 0)
 
 
 def net_cancellations(df: pd.DataFrame, prefix: str | None) -> tuple[pd.DataFrame, dict[str, int]]:

@@ -142,6 +142,21 @@ def test_cancellation_prefix_is_a_parameter(prefix: str) -> None:
     assert kept.empty and stats["cancellation_lines"] == 1
 
 
+def test_orders_whose_id_starts_with_the_prefix_are_purchases_unless_negative() -> None:
+    # another shop's ordinary order ids ("C-100") start with the same letter
+    df = lines(
+        [
+            ("C-100", "u1", "A", 2.0, 1.0, "2011-01-01", "UK"),
+            ("C-101", "u1", "B", 1.0, 1.0, "2011-01-02", "UK"),
+            ("C-102", "u1", "B", -1.0, 1.0, "2011-01-03", "UK"),
+        ]
+    )
+    kept, stats = cleaning.net_cancellations(df, "C")
+    assert kept["order_id"].tolist() == ["C-100"] and stats["cancellation_lines"] == 1
+    kept, stats = cleaning.net_cancellations(df, None)
+    assert len(kept) == 3 and stats["cancellation_lines"] == 0
+
+
 def test_cancellation_never_nets_against_a_negative_adjustment_line() -> None:
     # A non-cancellation line with negative quantity (stock adjustment, 'damaged') is not a
     # purchase: netting against it would *add* units to the cancellation and wipe out more
