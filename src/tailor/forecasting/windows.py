@@ -120,7 +120,7 @@ def plan_windows(daily: pd.DataFrame, params: dict[str, Any]) -> Windows:
         )
     if n_folds > 1 and room // step + 1 < n_folds:
         fitted_step = max(min_step, room // (n_folds - 1))
-        if fitted_step < step:
+        if fitted_step < step and room // fitted_step > room // step:  # only if it adds folds
             warn(
                 f"{P}.validation.fold_step_days = {step} leaves too little history for "
                 f"{n_folds} folds: using {fitted_step} days"
