@@ -153,7 +153,9 @@ def evaluate_demand(
                 (train["date"].max() - train["date"].min()).days,
                 settings.yearly_min_days,
             )
-        models = CANDIDATES if segment == "all" else tuple(params["segment_models"])
+        # seasonal naive is always eligible: served when nothing beats it on validation
+        seg_models = tuple(dict.fromkeys(("seasonal_naive", *params["segment_models"])))
+        models = CANDIDATES if segment == "all" else seg_models
         try:
             rows, fcs, sel = _select_and_score(
                 train, holdout, calendar, prophet_params[target], settings, w, models
