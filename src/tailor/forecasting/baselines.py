@@ -1,20 +1,22 @@
-"""Baselines on the trading-weekday series: weekly seasonal naive, AutoETS, AutoARIMA.
+"""statsforecast models on the trading-weekday series: seasonal naive, AutoETS, AutoARIMA,
+Theta and MSTL.
 
 statsforecast models need a regular series, so closed weekdays (Saturdays on the default
 data) are removed, leaving a season of the remaining weekdays (6), and irregular closures on
-open weekdays (holidays, the Christmas break) are imputed with the same weekday's previous
-trading value. Forecasts are mapped back to calendar days; closed days get 0.
+open weekdays (holidays, a Christmas break) are imputed with the same weekday's previous
+trading value. Forecasts are mapped back to calendar days; closed days get 0. MSTL gets a
+yearly season only with ``yearly`` (enough history); otherwise weekly only.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive
+from statsforecast.models import MSTL, AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
 
 from tailor.forecasting.calendar import ShopCalendar
 
-BASELINES = ("seasonal_naive", "autoets", "autoarima")
+STATS_MODELS = ("seasonal_naive", "autoets", "autoarima", "theta", "mstl")
 
 
 def open_weekday_series(history: pd.DataFrame, calendar: ShopCalendar) -> pd.Series:
@@ -26,28 +28,38 @@ def open_weekday_series(history: pd.DataFrame, calendar: ShopCalendar) -> pd.Ser
     return pd.Series(y.fillna(0.0).to_numpy(dtype=float), index=pd.DatetimeIndex(h["date"]))
 
 
+def _model(name: str, season: int, yearly: bool):
+    if name == "seasonal_naive":
+        return SeasonalNaive(season_length=season)
+    if name == "autoets":
+        return AutoETS(season_length=season, model="ZZZ")
+    if name == "autoarima":
+        return AutoARIMA(season_length=season)
+    if name == "theta":  # additive: segment series can hold zeros
+        return AutoTheta(season_length=season, decomposition_type="additive")
+    if name == "mstl":
+        return MSTL(season_length=[season, season * 52] if yearly else [season])
+    raise ValueError(f"unknown statsforecast model {name!r}; known: {STATS_MODELS}")
+
+
 def baseline_forecast(
     model: str,
     history: pd.DataFrame,
     dates: pd.DatetimeIndex,
     calendar: ShopCalendar,
     level: int,
+    yearly: bool = False,
 ) -> pd.DataFrame:
-    """Forecast ``dates`` (the days right after ``history``) with one baseline."""
+    """Forecast ``dates`` (the days right after ``history``) with one statsforecast model."""
     season = 7 - len(calendar.closed_weekdays)
     y = open_weekday_series(history, calendar)
     regular = ~pd.Series(dates.dayofweek.isin(list(calendar.closed_weekdays)), index=dates)
     h = int(regular.sum())
-    impl = {
-        "seasonal_naive": lambda: SeasonalNaive(season_length=season),
-        "autoets": lambda: AutoETS(season_length=season, model="ZZZ"),
-        "autoarima": lambda: AutoARIMA(season_length=season),
-    }[model]()
-    fc = impl.forecast(y=y.to_numpy(), h=h, level=[level])
+    fc = _model(model, season, yearly).forecast(y=y.to_numpy(), h=h, level=[level])
     out = pd.DataFrame(0.0, index=dates, columns=["yhat", "yhat_lower", "yhat_upper"])
     on = regular.to_numpy()
     out.loc[on, "yhat"] = np.asarray(fc["mean"], dtype=float)
     out.loc[on, "yhat_lower"] = np.asarray(fc[f"lo-{level}"], dtype=float)
     out.loc[on, "yhat_upper"] = np.asarray(fc[f"hi-{level}"], dtype=float)
     out.loc[~calendar.is_open(dates).to_numpy()] = 0.0
-    return out.clip(lower=0.0)
+    return out.clip(lower=0.0).fillna(0.0)

@@ -3,8 +3,10 @@
 Closed days are handled explicitly rather than treated as zero demand:
 - regular closed weekdays (the default shop never trades on Saturdays) are learned from the
   history: a weekday with a trading share under ``min_trading_share`` is closed;
-- holidays on which the shop never traded in the history (e.g. Good Friday) are closed
-  when they recur, and annual closures (the Christmas break) are a parameter;
+- holidays of ``country`` (none when it is null) on which the shop never traded in the
+  history (e.g. Good Friday) are closed when they recur, and annual closures (a Christmas
+  break) are a parameter, empty by default: both are facts of one shop, set in its
+  environment;
 - models are fitted on trading days only, forecasts for closed days are 0, and only days the
   shop actually traded are scored.
 """
@@ -22,10 +24,12 @@ class ShopCalendar:
     closed_weekdays: frozenset[int]
     closed_holidays: frozenset[str]
     annual_closures: tuple[tuple[str, str], ...] = ()
-    country: str = "UK"
+    country: str | None = None
 
     def holiday_names(self, dates: pd.DatetimeIndex) -> pd.Series:
-        """The country holiday name of each date ('' when none)."""
+        """The country holiday name of each date ('' when none, or when no country is set)."""
+        if not self.country:
+            return pd.Series("", index=dates, dtype=object)
         years = sorted(set(dates.year))
         cal = holidays_lib.country_holidays(self.country, years=years)
         return pd.Series([cal.get(d.date(), "") or "" for d in dates], index=dates)
@@ -60,7 +64,7 @@ class ShopCalendar:
 
 def learn_calendar(
     daily: pd.DataFrame,
-    country: str,
+    country: str | None,
     min_trading_share: float,
     annual_closures: list[list[str]] | None = None,
 ) -> ShopCalendar:

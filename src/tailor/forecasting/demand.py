@@ -1,9 +1,10 @@
-"""Demand forecasting: candidates, rolling-origin validation, hold-out scoring, served choice.
+"""Demand forecasting: candidates, validation folds, the served choice, calibrated intervals.
 
-Every candidate (tuned Prophet, the three baselines and their ensemble) is scored on the
-same rolling-origin validation folds inside the training window and on the hold-out. The
-served model of a target is the one with the lowest mean validation MASE; the hold-out is
-only reported, never used to choose.
+Every candidate (tuned Prophet, the statsforecast models and two combinations of them) is
+scored on the same validation folds inside the training window and on the hold-out. One
+rule chooses the served model (``selection_table``): the lowest recency-weighted mean rank
+across folds. A rank is bounded, so one odd fold cannot hand the choice to a model that won
+only there. The hold-out is only reported, never used to choose.
 """
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from tailor.forecasting.baselines import BASELINES, baseline_forecast
+from tailor.forecasting.baselines import STATS_MODELS, baseline_forecast
 from tailor.forecasting.calendar import ShopCalendar
-from tailor.forecasting.metrics import forecast_metrics, weekly_naive_scale
+from tailor.forecasting.metrics import forecast_metrics, interval_metrics, weekly_naive_scale
 from tailor.forecasting.prophet_model import prophet_forecast
 from tailor.forecasting.series import check_length
+from tailor.forecasting.windows import Windows
 
-CANDIDATES = ("prophet", *BASELINES, "ensemble")
+SINGLE = (*STATS_MODELS, "prophet")
+ENSEMBLES = ("median_ensemble", "weighted_ensemble")
+# candidate order is also the tie-break: simpler first
+CANDIDATES = (*SINGLE, *ENSEMBLES)
+BANDS = ["yhat", "yhat_lower", "yhat_upper"]
 
 
 @dataclass(frozen=True)
@@ -30,21 +37,31 @@ class DemandSettings:
     min_trading_days: int
     yearly_min_days: int
     interval_width: float
+    interval_tolerance: float
     uncertainty_samples: int
     ensemble_members: tuple[str, ...]
+    recency_decay: float
 
     @classmethod
-    def from_params(cls, p: dict[str, Any]) -> DemandSettings:
+    def from_params(cls, p: dict[str, Any], windows: Windows) -> DemandSettings:
         return cls(
-            horizon_days=int(p["horizon_days"]),
-            n_folds=int(p["validation"]["n_folds"]),
-            fold_step_days=int(p["validation"]["fold_step_days"]),
+            horizon_days=windows.horizon_days,
+            n_folds=windows.n_folds,
+            fold_step_days=windows.fold_step_days,
             min_trading_days=int(p["min_trading_days"]),
             yearly_min_days=int(p["prophet"]["yearly_min_days"]),
-            interval_width=float(p["prophet"]["interval_width"]),
+            interval_width=float(p["interval"]["width"]),
+            interval_tolerance=float(p["interval"]["tolerance"]),
             uncertainty_samples=int(p["prophet"]["uncertainty_samples"]),
             ensemble_members=tuple(p["ensemble_members"]),
+            recency_decay=float(p["validation"]["recency_decay"]),
         )
+
+
+def has_yearly_history(history: pd.DataFrame, settings: DemandSettings) -> bool:
+    """Whether ``history`` spans ``yearly_min_days``: yearly terms are used only then."""
+    span = (pd.Timestamp(history["date"].max()) - pd.Timestamp(history["date"].min())).days
+    return span >= settings.yearly_min_days
 
 
 def forecast_one(
@@ -56,7 +73,7 @@ def forecast_one(
     settings: DemandSettings,
     uncertainty: bool = True,
 ) -> pd.DataFrame:
-    """One model's forecast (yhat, yhat_lower, yhat_upper) for ``dates``."""
+    """One single model's forecast (yhat, yhat_lower, yhat_upper) for ``dates``."""
     check_length(history, settings.min_trading_days)
     if model == "prophet":
         return prophet_forecast(
@@ -68,63 +85,58 @@ def forecast_one(
             settings.interval_width,
             settings.uncertainty_samples if uncertainty else 0,
         )
-    if model in BASELINES:
-        return baseline_forecast(
-            model, history, dates, calendar, round(100 * settings.interval_width)
-        )
-    if model == "ensemble":
-        parts = [
-            forecast_one(m, history, dates, calendar, prophet_params, settings, uncertainty)
-            for m in settings.ensemble_members
-        ]
-        return ensemble(parts)
+    if model in STATS_MODELS:
+        level = round(100 * settings.interval_width)
+        yearly = has_yearly_history(history, settings)
+        return baseline_forecast(model, history, dates, calendar, level, yearly)
     raise ValueError(f"unknown forecasting model {model!r}; known: {CANDIDATES}")
 
 
-def ensemble(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The mean of the members' forecasts (and of their interval bounds)."""
-    return sum(parts[1:], parts[0]) / len(parts)
+def members_of(models: tuple[str, ...], settings: DemandSettings) -> tuple[str, ...]:
+    """The ensemble members among ``models`` (ensembles need at least two)."""
+    return tuple(m for m in settings.ensemble_members if m in models)
 
 
-def forecast_all(
-    history: pd.DataFrame,
-    dates: pd.DatetimeIndex,
-    calendar: ShopCalendar,
-    prophet_params: dict[str, Any],
-    settings: DemandSettings,
-    uncertainty: bool = True,
-    models: tuple[str, ...] = CANDIDATES,
-) -> dict[str, pd.DataFrame]:
-    """The forecasts of ``models``; an ensemble reuses its members' fits (each fit once)."""
-    needed = [m for m in CANDIDATES if m != "ensemble" and m in models]
-    if "ensemble" in models:
-        needed += [m for m in settings.ensemble_members if m not in needed]
-    out = {
-        m: forecast_one(m, history, dates, calendar, prophet_params, settings, uncertainty)
-        for m in needed
-    }
-    if "ensemble" in models:
-        out["ensemble"] = ensemble([out[m] for m in settings.ensemble_members])
-    return {m: out[m] for m in CANDIDATES if m in models}
+def singles_needed(models: tuple[str, ...], members: tuple[str, ...]) -> tuple[str, ...]:
+    """The single models to fit for ``models`` (an ensemble needs its ``members``)."""
+    want = set(models)
+    if want & set(ENSEMBLES):
+        want |= set(members)
+    return tuple(m for m in SINGLE if m in want)
 
 
-def rolling_origins(train_end: pd.Timestamp, settings: DemandSettings) -> list[pd.Timestamp]:
-    """Fold origins inside the training window; fold i validates (origin, origin+horizon]."""
-    last = train_end - pd.Timedelta(days=settings.horizon_days)
-    return [last - pd.Timedelta(days=i * settings.fold_step_days) for i in range(settings.n_folds)][
-        ::-1
-    ]
+def combine(parts: dict[str, pd.DataFrame], weights: dict[str, float] | None) -> pd.DataFrame:
+    """Median (``weights`` None) or weighted mean of the members' forecasts and bounds."""
+    names = list(parts)
+    stack = np.stack([parts[m][BANDS].to_numpy(dtype=float) for m in names])
+    if weights is None:
+        values = np.median(stack, axis=0)
+    else:
+        w = np.array([weights[m] for m in names], dtype=float)
+        values = np.tensordot(w / w.sum(), stack, axes=1)
+    return pd.DataFrame(values, index=parts[names[0]].index, columns=BANDS)
 
 
-def score(history: pd.DataFrame, future: pd.DataFrame, forecast: pd.DataFrame) -> dict[str, float]:
-    """Forecast metrics on ``future``'s trading days, MASE scaled on ``history``."""
-    scale = weekly_naive_scale(history["y"], history["trading"])
-    return forecast_metrics(
-        future["y"].reset_index(drop=True),
-        forecast["yhat"].reset_index(drop=True),
-        future["trading"].reset_index(drop=True),
-        scale,
-    )
+def recency_weights(n_folds: int, decay: float) -> np.ndarray:
+    """Fold weights, oldest first: the newest fold weighs 1, each older one ``decay`` times
+    the next, so the folds nearest the forecast matter most."""
+    return decay ** np.arange(n_folds - 1, -1, -1, dtype=float)
+
+
+def inverse_error_weights(
+    scores: pd.DataFrame, members: tuple[str, ...], decay: float
+) -> dict[str, float]:
+    """Member weights 1 / (recency-weighted mean validation MASE) over the folds in
+    ``scores``; equal weights when there is no fold yet."""
+    if scores.empty:
+        return dict.fromkeys(members, 1.0)
+    out = {}
+    for m in members:
+        part = scores[scores["model"] == m].sort_values("fold")
+        w = recency_weights(len(part), decay)
+        mase = float(np.average(part["mase"].to_numpy(), weights=w))
+        out[m] = 1.0 / max(mase, 1e-6)
+    return out
 
 
 def split_at(series: pd.DataFrame, origin: pd.Timestamp, horizon_days: int | None = None):
@@ -136,31 +148,166 @@ def split_at(series: pd.DataFrame, origin: pd.Timestamp, horizon_days: int | Non
     return history.reset_index(drop=True), future.reset_index(drop=True)
 
 
-def validate(
+def score(history: pd.DataFrame, future: pd.DataFrame, forecast: pd.DataFrame) -> dict[str, float]:
+    """Point and interval metrics on ``future``'s trading days, MASE scaled on ``history``."""
+    scale = weekly_naive_scale(history["y"], history["trading"])
+    actual = future["y"].reset_index(drop=True)
+    trading = future["trading"].reset_index(drop=True)
+    fc = forecast.reset_index(drop=True)
+    return {
+        **forecast_metrics(actual, fc["yhat"], trading, scale),
+        **interval_metrics(actual, fc["yhat_lower"], fc["yhat_upper"], trading, scale),
+    }
+
+
+def validation_forecasts(
     train: pd.DataFrame,
     calendar: ShopCalendar,
     prophet_params: dict[str, Any],
     settings: DemandSettings,
+    windows: Windows,
     models: tuple[str, ...] = CANDIDATES,
-) -> pd.DataFrame:
-    """Per-fold metrics of each model on the rolling-origin folds of ``train``."""
-    rows = []
-    for fold, origin in enumerate(rolling_origins(train["date"].max(), settings)):
+    uncertainty: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every model's forecasts on each validation fold, and their per-fold scores.
+
+    Forecasts come in long form (fold, model, date, bands, y, trading, scale). The weighted
+    ensemble of fold f uses member weights from the folds before f only (equal weights on
+    the first), so its validation score is as honest as the single models'.
+    """
+    members = members_of(models, settings)
+    rows, frames = [], []
+    for fold, origin in enumerate(windows.origins()):
         history, future = split_at(train, origin, settings.horizon_days)
         dates = pd.DatetimeIndex(future["date"])
-        fcs = forecast_all(history, dates, calendar, prophet_params, settings, False, models)
+        fcs = {
+            m: forecast_one(m, history, dates, calendar, prophet_params, settings, uncertainty)
+            for m in singles_needed(models, members)
+        }
+        if len(members) >= 2:
+            parts = {m: fcs[m] for m in members}
+            if "median_ensemble" in models:
+                fcs["median_ensemble"] = combine(parts, None)
+            if "weighted_ensemble" in models:
+                earlier = pd.DataFrame(rows)
+                earlier = earlier if earlier.empty else earlier[earlier["model"].isin(members)]
+                weights = inverse_error_weights(earlier, members, settings.recency_decay)
+                fcs["weighted_ensemble"] = combine(parts, weights)
+        scale = weekly_naive_scale(history["y"], history["trading"])
         for model, fc in fcs.items():
             rows.append(
                 {"fold": fold, "origin": origin, "model": model, **score(history, future, fc)}
             )
-    return pd.DataFrame(rows)
+            frames.append(
+                fc.reset_index(names="date").assign(
+                    fold=fold,
+                    model=model,
+                    y=future["y"].to_numpy(),
+                    trading=future["trading"].to_numpy(),
+                    scale=scale,
+                )
+            )
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
 
 
-def choose_served(validation: pd.DataFrame, metric: str = "mase") -> str:
-    """The model with the lowest mean validation ``metric`` (ties: candidate order)."""
-    means = validation.groupby("model")[metric].mean()
-    order = [m for m in CANDIDATES if m in means.index]
-    return str(min(order, key=lambda m: (means[m], order.index(m))))
+def selection_table(scores: pd.DataFrame, decay: float) -> pd.DataFrame:
+    """The one selection rule: per fold, rank the candidates by MASE (1 = best, ties
+    averaged); a model's score is its recency-weighted mean rank. Lowest score is served;
+    ties go to the simpler model (candidate order). Also reported: the recency-weighted mean
+    MASE and the folds each model won."""
+    ranked = scores.assign(rank=scores.groupby("fold")["mase"].rank(method="average"))
+    folds = sorted(ranked["fold"].unique())
+    w = dict(zip(folds, recency_weights(len(folds), decay), strict=True))
+    ranked["w"] = ranked["fold"].map(w)
+    best = ranked.groupby("fold")["mase"].transform("min")
+    ranked["won"] = ranked["mase"] == best
+    rows = []
+    for model, part in ranked.groupby("model"):
+        rows.append(
+            {
+                "model": str(model),
+                "weighted_rank": float(np.average(part["rank"], weights=part["w"])),
+                "weighted_mase": float(np.average(part["mase"], weights=part["w"])),
+                "folds_won": int(part["won"].sum()),
+                "n_folds": len(part),
+            }
+        )
+    table = pd.DataFrame(rows)
+    order = {m: i for i, m in enumerate(CANDIDATES)}
+    table["order"] = table["model"].map(order).fillna(len(order))
+    table = table.sort_values(["weighted_rank", "order"], ignore_index=True).drop(columns="order")
+    table["served"] = table.index == 0
+    return table
+
+
+def choose_served(scores: pd.DataFrame, decay: float) -> str:
+    """The served model under the selection rule (see ``selection_table``)."""
+    table = selection_table(scores, decay)
+    return str(table.loc[table["served"], "model"].iloc[0])
+
+
+def calibration(forecasts: pd.DataFrame, model: str, settings: DemandSettings) -> dict[str, Any]:
+    """Keep the model's own interval if its validation coverage is within
+    ``interval_tolerance`` of the nominal width; otherwise a conformal interval: the
+    validation residuals in units of each fold's MASE scale, their central quantiles."""
+    part = forecasts[(forecasts["model"] == model) & forecasts["trading"].astype(bool)]
+    y, f = part["y"].to_numpy(dtype=float), part["yhat"].to_numpy(dtype=float)
+    inside = (y >= part["yhat_lower"].to_numpy()) & (y <= part["yhat_upper"].to_numpy())
+    own = float(inside.mean()) if len(part) else float("nan")
+    tail = (1.0 - settings.interval_width) / 2
+    r = (y - f) / part["scale"].to_numpy(dtype=float).clip(min=1e-9)
+    q_lo, q_hi = np.quantile(r, [tail, 1 - tail]) if len(r) else (0.0, 0.0)
+    off = not abs(own - settings.interval_width) <= settings.interval_tolerance
+    return {
+        "method": "conformal" if off else "own",
+        "val_coverage_own": own,
+        "q_lo": float(q_lo),
+        "q_hi": float(q_hi),
+    }
+
+
+def calibrated(
+    fc: pd.DataFrame, cal: dict[str, Any], history: pd.DataFrame, calendar: ShopCalendar
+) -> pd.DataFrame:
+    """``fc`` with the conformal interval of ``cal`` (unchanged when the method is own)."""
+    if cal["method"] != "conformal":
+        return fc
+    scale = weekly_naive_scale(history["y"], history["trading"])
+    out = fc.copy()
+    out["yhat_lower"] = out["yhat"] + cal["q_lo"] * scale
+    out["yhat_upper"] = out["yhat"] + cal["q_hi"] * scale
+    out.loc[~calendar.is_open(pd.DatetimeIndex(out.index)).to_numpy()] = 0.0
+    return out.clip(lower=0.0)
+
+
+def forecast_models(
+    history: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    calendar: ShopCalendar,
+    prophet_params: dict[str, Any],
+    settings: DemandSettings,
+    models: tuple[str, ...],
+    weights: dict[str, float],
+    calibrations: dict[str, dict[str, Any]],
+) -> dict[str, pd.DataFrame]:
+    """The forecasts of ``models`` from all of ``history``: ensembles from the members named
+    in ``weights`` (from the validation folds), intervals calibrated."""
+    members = tuple(weights)
+    fcs = {
+        m: forecast_one(m, history, dates, calendar, prophet_params, settings)
+        for m in singles_needed(models, members)
+    }
+    if len(members) >= 2 and set(models) & set(ENSEMBLES):
+        parts = {m: fcs[m] for m in members}
+        if "median_ensemble" in models:
+            fcs["median_ensemble"] = combine(parts, None)
+        if "weighted_ensemble" in models:
+            fcs["weighted_ensemble"] = combine(parts, {m: weights[m] for m in members})
+    return {
+        m: calibrated(fcs[m], calibrations[m], history, calendar)
+        for m in CANDIDATES
+        if m in models and m in fcs
+    }
 
 
 def long_forecast(fcs: dict[str, pd.DataFrame], future: pd.DataFrame, **keys: str) -> pd.DataFrame:

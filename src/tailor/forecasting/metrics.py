@@ -1,9 +1,9 @@
 """The one implementation of the forecast and purchase-timing metrics.
 
-Demand: MAE, bias, sMAPE and MASE, scored on trading days only (a closed shop sells nothing
-by decision, not by demand). Timing: MAE on customers whose next purchase was observed,
-Harrell's concordance on everyone (censored customers included, via lifelines) and ROC AUC
-of the "buys within N days" probability.
+Demand: MAE, bias, sMAPE and MASE, and the coverage and width of an interval, scored on
+trading days only (a closed shop sells nothing by decision, not by demand). Timing: MAE on
+customers whose next purchase was observed, Harrell's concordance on everyone (censored
+customers included, via lifelines) and ROC AUC of the "buys within N days" probability.
 """
 
 from __future__ import annotations
@@ -52,6 +52,25 @@ def forecast_metrics(
         "smape": float(100 * np.mean(ratio)),
         "mase": mae / scale if scale > 0 else float("nan"),
         "n_days": float(mask.sum()),
+    }
+
+
+def interval_metrics(
+    actual: pd.Series, lower: pd.Series, upper: pd.Series, trading: pd.Series, scale: float
+) -> dict[str, float]:
+    """Coverage (share of trading days inside [lower, upper]) and mean width of an interval,
+    the width also in units of the MASE scale (comparable across series)."""
+    mask = trading.to_numpy(dtype=bool)
+    if not mask.any():
+        raise ValueError("no trading day to score")
+    y = actual.to_numpy(dtype=float)[mask]
+    lo = lower.to_numpy(dtype=float)[mask]
+    hi = upper.to_numpy(dtype=float)[mask]
+    width = float(np.mean(hi - lo))
+    return {
+        "coverage": float(np.mean((y >= lo) & (y <= hi))),
+        "width": width,
+        "width_scaled": width / scale if scale > 0 else float("nan"),
     }
 
 

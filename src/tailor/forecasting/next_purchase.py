@@ -133,6 +133,8 @@ def interval_heuristic(feats: pd.DataFrame, within_days: int) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "user_id": feats["user_id"].to_numpy(),
+            "recency_days": feats["recency_days"].to_numpy(dtype=float),
+            "interval_days": feats["interval_median"].fillna(0).to_numpy(dtype=float),
             "expected_days": remaining.to_numpy(dtype=float),
             # a monotone score, not a calibrated probability: enough for the AUC
             "p_buy_within": 1.0 / (1.0 + remaining.to_numpy(dtype=float) / within_days),
@@ -151,16 +153,47 @@ def gradient_boosting_baseline(
     """
     from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
+    event = train["event"].to_numpy() if len(train) else np.array([], bool)
+    if event.sum() < 10:
+        raise ValueError(f"gradient boosting: {int(event.sum())} repeat purchases to learn from")
     x, xt = design(train), design(test)
-    event = train["event"].to_numpy()
     reg = GradientBoostingRegressor(random_state=seed).fit(x[event], train["days"][event])
     known = (event | (train["days"] >= within_days)).to_numpy()
     label = (event & (train["days"] <= within_days).to_numpy())[known]
     clf = GradientBoostingClassifier(random_state=seed).fit(x[known], label)
+    fresh = design(test.assign(recency_days=0.0))
     return pd.DataFrame(
         {
             "user_id": test["user_id"].to_numpy(),
+            "recency_days": test["recency_days"].to_numpy(dtype=float),
             "expected_days": np.clip(reg.predict(xt), 0, None),
             "p_buy_within": clf.predict_proba(xt)[:, 1],
+            "interval_days": np.clip(reg.predict(fresh), 0, None),
         }
     )
+
+
+# candidate order is also the tie-break: simpler first
+TIMING_MODELS = ("interval_heuristic", "gradient_boosting", "aft")
+
+
+def fit_predict(
+    name: str,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    within_days: int,
+    params: dict,
+    seed: int,
+) -> pd.DataFrame:
+    """One candidate fitted on ``train`` snapshots, predicting ``test``: user_id,
+    recency_days, expected_days, p_buy_within, interval_days."""
+    if name == "aft":
+        model = NextPurchaseModel.fit(
+            train, params["family"], float(params["penalizer"]), int(params["max_days"])
+        )
+        return model.predict(test, within_days)
+    if name == "gradient_boosting":
+        return gradient_boosting_baseline(train, test, within_days, seed)
+    if name == "interval_heuristic":
+        return interval_heuristic(test, within_days)
+    raise ValueError(f"unknown next-purchase model {name!r}; known: {TIMING_MODELS}")

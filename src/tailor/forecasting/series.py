@@ -16,7 +16,7 @@ def check_length(history: pd.DataFrame, min_trading_days: int, name: str = "seri
     if n < min_trading_days:
         raise SeriesTooShortError(
             f"{name}: {n} trading days of history, at least {min_trading_days} are needed "
-            "(forecasting.min_trading_days)"
+            "(forecasting.demand.min_trading_days)"
         )
 
 

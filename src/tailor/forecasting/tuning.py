@@ -1,20 +1,29 @@
-"""Optuna tuning of Prophet on rolling-origin folds inside the training window.
+"""Optuna tuning of Prophet on the validation folds inside the training window.
 
-Each trial is a nested MLflow run (when a run is active, i.e. under kedro-mlflow) with its
-parameters and its mean validation MASE; one log line per trial.
+One study per target, stored in SQLite when ``tuning.storage_dir`` is set and named by a
+content hash of the training series, the folds, the search space and the seed: a rerun on
+the same data resumes its study and runs only the missing trials; changed data starts a
+fresh one. The objective is the recency-weighted mean validation MASE (the folds nearest
+the forecast weigh most, as in the served-model rule). Each trial is a nested MLflow run
+(when a run is active, i.e. under kedro-mlflow) tagged with its study.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import optuna
 import pandas as pd
 
 from tailor.forecasting.calendar import ShopCalendar
-from tailor.forecasting.demand import DemandSettings, validate
+from tailor.forecasting.demand import DemandSettings, recency_weights, validation_forecasts
+from tailor.forecasting.windows import Windows
 
 log = logging.getLogger(__name__)
 
@@ -50,35 +59,90 @@ class NestedRunCallback:
             return
         with mlflow.start_run(run_name=f"prophet-{self.target}-trial-{trial.number}", nested=True):
             mlflow.log_params(trial.params)
-            mlflow.set_tags({"target": self.target, "kind": "optuna-trial"})
+            mlflow.set_tags(
+                {"target": self.target, "kind": "optuna-trial", "study": study.study_name}
+            )
             mlflow.log_metric(f"forecast/{self.target}/prophet/val_mase", float(trial.value))
+
+
+def study_name(
+    target: str, train: pd.DataFrame, windows: Windows, settings: DemandSettings, key: dict
+) -> str:
+    """``forecasting-<target>-<hash>``: content hash of the series and everything tuned on."""
+    digest = hashlib.sha1()
+    digest.update(pd.util.hash_pandas_object(train, index=False).to_numpy().tobytes())
+    digest.update(
+        json.dumps(
+            {"w": windows.as_dict(), "s": repr(settings), **key}, sort_keys=True, default=str
+        ).encode()
+    )
+    return f"forecasting-{target}-{digest.hexdigest()[:12]}"
+
+
+def _calendar_key(calendar: ShopCalendar) -> list:
+    """The calendar in a stable order (sets of strings iterate differently per process)."""
+    return [
+        sorted(calendar.closed_weekdays),
+        sorted(calendar.closed_holidays),
+        sorted(calendar.annual_closures),
+        calendar.country,
+    ]
 
 
 def tune_prophet(
     train: pd.DataFrame,
     calendar: ShopCalendar,
     settings: DemandSettings,
-    space: dict[str, Any],
-    n_trials: int,
+    windows: Windows,
+    params: dict[str, Any],
     seed: int,
     target: str,
-    defaults: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Best Prophet parameters by mean validation MASE, and the trials table.
+    """Best Prophet parameters by recency-weighted validation MASE, and the trials table.
 
-    The first trial is Prophet's defaults (``defaults``), so tuning never does worse than
-    them on validation.
+    The first trial is Prophet's own defaults (``prophet.defaults``), so tuning never does
+    worse than them on validation.
     """
-    sampler = optuna.samplers.TPESampler(seed=seed)
-    study = optuna.create_study(direction="minimize", sampler=sampler)
-    study.enqueue_trial({k: v for k, v in defaults.items() if k in space})
+    tuning = params["tuning"]
+    space = tuning["space"]
+    defaults = params["prophet"]["defaults"]
+    name = study_name(
+        target,
+        train,
+        windows,
+        settings,
+        {"space": space, "seed": seed, "cal": _calendar_key(calendar)},
+    )
+    storage = None
+    if tuning.get("storage_dir"):
+        Path(tuning["storage_dir"]).mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{Path(tuning['storage_dir']) / 'optuna_forecasting.db'}"
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        load_if_exists=True,
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+    )
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not study.trials:
+        study.enqueue_trial({k: v for k, v in defaults.items() if k in space})
+    weights = recency_weights(windows.n_folds, settings.recency_decay)
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, space)
-        folds = validate(train, calendar, params, settings, models=("prophet",))
-        return float(folds["mase"].mean())
+        p = suggest(trial, space)
+        _, scores = validation_forecasts(
+            train, calendar, p, settings, windows, models=("prophet",), uncertainty=False
+        )
+        return float(np.average(scores.sort_values("fold")["mase"], weights=weights))
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study.optimize(objective, n_trials=n_trials, callbacks=[NestedRunCallback(target)])
-    trials = study.trials_dataframe(attrs=("number", "value", "params")).assign(target=target)
+    remaining = max(int(tuning["n_trials"]) - len(done), 0)
+    if remaining:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study.optimize(objective, n_trials=remaining, callbacks=[NestedRunCallback(target)])
+    else:
+        log.info("prophet %s: study %s already complete, resumed", target, name)
+    trials = study.trials_dataframe(attrs=("number", "value", "params")).assign(
+        target=target, study=name
+    )
     return dict(study.best_params), trials

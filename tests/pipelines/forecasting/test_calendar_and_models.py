@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from tailor.forecasting.calendar import learn_calendar
-from tailor.forecasting.demand import DemandSettings, choose_served, forecast_one, validate
+from tailor.forecasting.demand import (
+    DemandSettings,
+    choose_served,
+    forecast_one,
+    validation_forecasts,
+)
 from tailor.forecasting.series import SeriesTooShortError, segment_series
+from tailor.forecasting.windows import Windows
 
 SETTINGS = DemandSettings(
     horizon_days=14,
@@ -17,9 +23,17 @@ SETTINGS = DemandSettings(
     min_trading_days=28,
     yearly_min_days=730,
     interval_width=0.8,
+    interval_tolerance=0.05,
     uncertainty_samples=0,
-    ensemble_members=("prophet", "autoets", "autoarima"),
+    ensemble_members=("prophet", "autoets", "autoarima", "theta", "mstl"),
+    recency_decay=0.75,
 )
+
+
+def windows_before(end: pd.Timestamp, n_folds: int = 2, step: int = 14) -> Windows:
+    """Folds of SETTINGS' horizon whose last one ends on ``end`` (the hold-out follows)."""
+    start = end + pd.Timedelta(days=1)
+    return Windows(start, start + pd.Timedelta(days=13), 14, n_folds, step)
 
 
 def shop(days: int = 150, start: str = "2011-01-03", level: float = 100.0) -> pd.DataFrame:
@@ -44,7 +58,9 @@ def test_calendar_learns_closed_weekdays_and_holidays() -> None:
     assert cal.is_open(future).tolist() == [False, False, True, False, True]
 
 
-@pytest.mark.parametrize("model", ["prophet", "seasonal_naive", "autoets", "autoarima"])
+@pytest.mark.parametrize(
+    "model", ["prophet", "seasonal_naive", "autoets", "autoarima", "theta", "mstl"]
+)
 def test_closed_days_are_forecast_zero_and_do_not_drag_the_level(model: str) -> None:
     series = shop()
     cal = learn_calendar(series, "UK", 0.5)
@@ -70,11 +86,14 @@ def test_served_model_is_chosen_on_validation_folds_only() -> None:
     series = shop(days=120)
     series.loc[series["trading"], "y"] += 40 * (series["date"].dt.dayofweek == 3)
     cal = learn_calendar(series, "UK", 0.5)
-    folds = validate(series, cal, {"growth": "flat", "seasonality_prior_scale": 0.001}, SETTINGS)
+    flat = {"growth": "flat", "seasonality_prior_scale": 0.001}
+    w = windows_before(series["date"].max())
+    _, folds = validation_forecasts(series, cal, flat, SETTINGS, w, uncertainty=False)
     assert set(folds["fold"]) == {0, 1}
     assert folds["origin"].max() <= series["date"].max() - pd.Timedelta(days=14)
-    means = folds.groupby("model")["mase"].mean()
-    assert choose_served(folds) == means.idxmin()
+    served = choose_served(folds, SETTINGS.recency_decay)
+    assert served != "prophet"  # the flat Prophet cannot follow the weekly pattern
+    assert (folds[folds["model"] == served]["mase"] < 1.0).all()
 
 
 def test_segment_series_use_the_shop_calendar_and_skip_anonymous_lines() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tailor.forecasting.demand import CANDIDATES
 from tests.conftest import run_kedro, synthetic_truth
 
 # small budgets: this checks the wiring and the planted truth, bench/ measures the quality
@@ -70,21 +71,50 @@ def test_results_table_plots_and_mlflow_metrics(forecasted: Path) -> None:
     overall = results[results["segment"] == "all"]
     for target in ("orders", "revenue"):
         rows = overall[overall["target"] == target]
-        assert set(rows["model"]) == {
-            "prophet",
-            "seasonal_naive",
-            "autoets",
-            "autoarima",
-            "ensemble",
-        }
+        assert set(rows["model"]) == set(CANDIDATES)
         served = rows[rows["served"]]
-        # chosen on the validation folds: the served model has the lowest validation MASE
-        val = rows[rows["window"] == "validation"].set_index("model")["mase"]
+        # chosen on the validation folds: the lowest recency-weighted mean rank
+        val = rows[rows["window"] == "validation"].set_index("model")["weighted_rank"]
         assert served["model"].iloc[0] == val.idxmin()
+        hold = served[served["window"] == "holdout"].iloc[0]
+        assert 0 <= hold["coverage"] <= 1 and hold["width"] > 0
+    # per segment the same rule: one served model per (target, segment)
+    seg = results[(results["segment"] != "all") & (results["window"] == "holdout")]
+    assert (seg.groupby(["target", "segment"])["served"].sum() == 1).all()
     assert (reporting / "forecast_plots" / "forecast_orders.png").stat().st_size > 10_000
+    trials = pd.read_csv(reporting / "forecast_tuning_trials.csv")
+    studies = set(trials["study"])
+    assert len(studies) == 2 and all(s.startswith("forecasting-") for s in studies)
     with sqlite3.connect(forecasted / "mlflow.db") as db:
         keys = {k for (k,) in db.execute("select distinct key from metrics")}
-        nested = db.execute("select count(*) from tags where key = 'mlflow.parentRunId'").fetchone()
-    assert {"forecast/orders/served/mase", "forecast/revenue/autoets/smape"} <= keys
-    assert "forecast/next_purchase/aft/c_index" in keys
-    assert nested[0] >= 6  # 3 Optuna trials per target, each a nested run
+        marks = ",".join("?" * len(studies))
+        # the forecasting studies' own trial runs, each nested under a parent run
+        nested = db.execute(
+            "select count(distinct s.run_uuid) from tags s join tags p "
+            "on s.run_uuid = p.run_uuid and p.key = 'mlflow.parentRunId' "
+            f"where s.key = 'study' and s.value in ({marks})",
+            sorted(studies),
+        ).fetchone()[0]
+    assert {
+        "forecast/orders/served/holdout_mase",
+        "forecast/orders/served/interval_coverage",
+        "forecast/revenue/autoets/holdout_smape",
+        "forecast/revenue/median_ensemble/holdout_mase",
+        "next_purchase/aft/mae",
+        "next_purchase/served/mae",
+        "next_purchase/gradient_boosting/c_index",
+    } <= keys
+    assert nested == len(trials) >= 6  # 3 Optuna trials per target, each a nested run
+
+
+@pytest.mark.e2e
+def test_next_purchase_model_is_chosen_on_validation(forecasted: Path) -> None:
+    reporting = forecasted / "data" / "synthetic" / "08_reporting"
+    table = pd.read_csv(reporting / "next_purchase_evaluation.csv")
+    val = table[table["window"] == "validation"].set_index("model")
+    assert set(val.index) == {"aft", "gradient_boosting", "interval_heuristic"}
+    assert val["served"].idxmax() == val["mae_uncensored"].idxmin()
+    preds = pd.read_parquet(
+        forecasted / "data" / "synthetic" / "07_model_output" / "next_purchase_predictions.parquet"
+    )
+    assert set(preds["model"]) == {val["served"].idxmax()}

@@ -1,16 +1,22 @@
-"""The forecasting pipeline: demand (tuned Prophet vs baselines), next purchase, replenishment."""
+"""The forecasting pipeline: demand (candidates chosen on validation folds), next purchase,
+replenishment."""
 
 from kedro.pipeline import Node, Pipeline
 
+from tailor.pipelines.forecasting import customer_nodes as c
 from tailor.pipelines.forecasting import nodes as n
+
+DEMAND = "params:forecasting.demand"
+NEXT = "params:forecasting.next_purchase"
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
     return Pipeline(
         [
+            Node(n.plan_demand, ["daily_demand", DEMAND], "forecast_windows", name="plan_demand"),
             Node(
                 n.tune_demand,
-                ["daily_demand", "params:forecasting.demand", "params:seed"],
+                ["daily_demand", "forecast_windows", DEMAND, "params:seed"],
                 ["prophet_best_params", "forecast_tuning_trials"],
                 name="tune_demand",
             ),
@@ -21,9 +27,15 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "demand_lines",
                     "customer_segments_train",
                     "prophet_best_params",
-                    "params:forecasting.demand",
+                    "forecast_windows",
+                    DEMAND,
                 ],
-                ["forecast_results", "holdout_forecasts", "demand_forecast_metrics"],
+                [
+                    "forecast_results",
+                    "holdout_forecasts",
+                    "forecast_selection",
+                    "demand_forecast_metrics",
+                ],
                 name="evaluate_demand",
             ),
             Node(
@@ -32,7 +44,8 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "daily_demand",
                     "holdout_forecasts",
                     "forecast_results",
-                    "params:forecasting.demand",
+                    "forecast_windows",
+                    DEMAND,
                 ],
                 "forecast_plots",
                 name="plot_demand",
@@ -44,32 +57,27 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "demand_lines",
                     "customer_segments_serving",
                     "prophet_best_params",
-                    "forecast_results",
-                    "params:forecasting.demand",
+                    "forecast_selection",
+                    "forecast_windows",
+                    DEMAND,
                 ],
                 "demand_forecast",
                 name="forecast_demand",
             ),
             Node(
-                n.evaluate_next_purchase,
-                [
-                    "customer_lines",
-                    "customer_segments_train",
-                    "params:split",
-                    "params:forecasting.next_purchase",
-                    "params:seed",
-                ],
+                c.evaluate_next_purchase,
+                ["customer_lines", "customer_segments_train", "params:split", NEXT, "params:seed"],
                 ["next_purchase_evaluation", "next_purchase_metrics"],
                 name="evaluate_next_purchase",
             ),
             Node(
-                n.predict_next_purchase,
-                ["customer_lines", "params:forecasting.next_purchase"],
+                c.predict_next_purchase,
+                ["customer_lines", "next_purchase_evaluation", NEXT, "params:seed"],
                 "next_purchase_predictions",
                 name="predict_next_purchase",
             ),
             Node(
-                n.build_replenishment,
+                c.build_replenishment,
                 ["customer_lines", "params:split", "params:forecasting.replenishment"],
                 [
                     "replenishment_candidates",
