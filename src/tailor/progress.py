@@ -7,6 +7,7 @@ the log lines that follow say what happened.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -75,10 +76,8 @@ class TrialProgress:
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         self.bar.update(1)
-        try:
+        with contextlib.suppress(ValueError):  # no complete trial yet (all pruned or failed)
             self.bar.set_postfix_str(f"best {study.best_value:.4g}")
-        except ValueError:  # no complete trial yet (all pruned or failed)
-            pass
         if self.bar.total is not None and self.bar.n >= self.bar.total:
             self.bar.close()
 
