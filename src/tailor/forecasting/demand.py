@@ -18,6 +18,7 @@ from tailor.forecasting.calendar import ShopCalendar
 from tailor.forecasting.metrics import forecast_metrics, weekly_naive_scale
 from tailor.forecasting.prophet_model import prophet_forecast
 from tailor.forecasting.series import check_length
+from tailor.progress import progress
 
 CANDIDATES = ("prophet", *BASELINES, "ensemble")
 
@@ -145,7 +146,10 @@ def validate(
 ) -> pd.DataFrame:
     """Per-fold metrics of each model on the rolling-origin folds of ``train``."""
     rows = []
-    for fold, origin in enumerate(rolling_origins(train["date"].max(), settings)):
+    origins = progress(
+        rolling_origins(train["date"].max(), settings), "forecast folds", unit="fold"
+    )
+    for fold, origin in enumerate(origins):
         history, future = split_at(train, origin, settings.horizon_days)
         dates = pd.DatetimeIndex(future["date"])
         fcs = forecast_all(history, dates, calendar, prophet_params, settings, False, models)

@@ -9,49 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import mlflow
 import optuna
 import pandas as pd
 
 from tailor.forecasting.calendar import ShopCalendar
 from tailor.forecasting.demand import DemandSettings, validate
+from tailor.progress import TrialProgress
+from tailor.tracking import OptunaMlflowCallback, study_name, suggest
 
 log = logging.getLogger(__name__)
-
-
-def suggest(trial: optuna.Trial, space: dict[str, Any]) -> dict[str, Any]:
-    """Prophet parameters from the search space in the parameters file."""
-    params: dict[str, Any] = {}
-    for name, spec in space.items():
-        if "choices" in spec:
-            params[name] = trial.suggest_categorical(name, list(spec["choices"]))
-        else:
-            params[name] = trial.suggest_float(
-                name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False))
-            )
-    return params
-
-
-class NestedRunCallback:
-    """Log each finished trial as a nested MLflow run of the active run."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        log.info(
-            "prophet %s trial %d: mase %.4f %s",
-            self.target,
-            trial.number,
-            trial.value,
-            trial.params,
-        )
-        if mlflow.active_run() is None:
-            return
-        with mlflow.start_run(run_name=f"prophet-{self.target}-trial-{trial.number}", nested=True):
-            mlflow.log_params(trial.params)
-            mlflow.set_tags({"target": self.target, "kind": "optuna-trial"})
-            mlflow.log_metric(f"forecast/{self.target}/prophet/val_mase", float(trial.value))
 
 
 def tune_prophet(
@@ -70,7 +36,9 @@ def tune_prophet(
     them on validation.
     """
     sampler = optuna.samplers.TPESampler(seed=seed)
-    study = optuna.create_study(direction="minimize", sampler=sampler)
+    config = {"space": space, "seed": seed, "settings": settings, "defaults": defaults}
+    name = study_name(f"forecasting-prophet-{target}", {"train": train}, config)
+    study = optuna.create_study(study_name=name, direction="minimize", sampler=sampler)
     study.enqueue_trial({k: v for k, v in defaults.items() if k in space})
 
     def objective(trial: optuna.Trial) -> float:
@@ -79,6 +47,13 @@ def tune_prophet(
         return float(folds["mase"].mean())
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study.optimize(objective, n_trials=n_trials, callbacks=[NestedRunCallback(target)])
+    trial_run = OptunaMlflowCallback(
+        f"prophet-{target}",
+        value_key=f"forecast/{target}/prophet/val_mase",
+        tags={"target": target},
+        log_each=True,
+    )
+    bar = TrialProgress(n_trials, f"prophet {target} trials")
+    study.optimize(objective, n_trials=n_trials, callbacks=[trial_run, bar])
     trials = study.trials_dataframe(attrs=("number", "value", "params")).assign(target=target)
     return dict(study.best_params), trials
