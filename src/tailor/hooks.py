@@ -3,8 +3,10 @@
 kedro-mlflow creates the experiment and starts one run per `kedro run`; these hooks make
 that run readable in the MLflow 3 UI:
 
-- every environment's experiment is tagged as model training, so the UI opens on its runs
-  table instead of the (empty) GenAI overview;
+- every environment's experiment is tagged as model training (``mlflow.experimentKind``).
+  MLflow 3.17.2's UI takes its view from the ``workflowType`` URL parameter or the
+  browser's last choice instead, so `make mlflow-ui` also prints each experiment's
+  runs-table link (``tailor.tracking.runs_page_urls``);
 - the run is named ``<pipelines> · <environment> · <UTC time>`` instead of ``__default__``,
   so runs of different pipelines or data sets are told apart in the runs table. A
   ``tracking.run.name`` set in mlflow.yml still wins.

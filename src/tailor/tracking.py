@@ -214,3 +214,27 @@ class MlflowChildRunsDataset(AbstractDataset[ChildRuns, ChildRuns]):
 
     def _describe(self) -> dict[str, Any]:
         return {"kind": self._kind, "name_tag": self._name_tag}
+
+
+def runs_page_urls(tracking_uri: str, base_url: str) -> dict[str, str]:
+    """The MLflow UI link to each experiment's runs table, in the model-training view.
+
+    MLflow 3.17's UI takes the view from the ``workflowType`` URL parameter or the browser's
+    last choice (GenAI by default), not from the experiment's ``mlflow.experimentKind`` tag,
+    so a plain link to an experiment opens its (empty) GenAI overview.
+    """
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    return {
+        e.name: f"{base_url.rstrip('/')}/#/experiments/{e.experiment_id}/runs"
+        "?workflowType=machine_learning"
+        for e in client.search_experiments()
+        if e.name != "Default" or client.search_runs([e.experiment_id], max_results=1)
+    }
+
+
+if __name__ == "__main__":  # `make mlflow-ui` prints where to click
+    import sys
+
+    uri, base = sys.argv[1], sys.argv[2]
+    for experiment, url in runs_page_urls(uri, base).items():
+        print(f"{experiment}: {url}")

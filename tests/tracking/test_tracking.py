@@ -157,3 +157,14 @@ def test_candidates_become_child_runs_with_identical_keys(store: MlflowClient) -
         assert run.data.metrics == pytest.approx(payload[name]["metrics"])
         assert run.data.tags["kind"] == "candidate-evaluation"
     assert got["popularity"].data.tags["tailor.served"] == "False"
+
+
+def test_ui_links_open_the_runs_table_of_each_experiment(store: MlflowClient) -> None:
+    from tailor.tracking import runs_page_urls
+
+    exp = store.get_experiment_by_name("tracking-test")
+    urls = runs_page_urls(mlflow.get_tracking_uri(), "http://127.0.0.1:5000/")
+    assert urls == {
+        "tracking-test": f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs"
+        "?workflowType=machine_learning"
+    }  # the empty Default experiment is left out
