@@ -15,6 +15,7 @@ that run readable in the MLflow 3 UI:
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ import mlflow
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
+from tailor.progress import enabled as progress_enabled
 from tailor.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ class TrackingHooks:
     @hook_impl(trylast=True)  # after kedro-mlflow has set up the experiment
     def after_context_created(self, context: KedroContext) -> None:
         self._context = context
+        if not progress_enabled():  # MLflow's own artefact bars stay out of CI logs too
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         config = getattr(context, "mlflow", None)
         if config is None:
             return
