@@ -90,7 +90,9 @@ schemathesis: venv
 wrk:
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 
+# Prints each experiment's runs-table link (the UI otherwise opens on its GenAI view).
 mlflow-ui: venv
+	($(BIN)/python -m tailor.tracking sqlite:///mlflow.db http://127.0.0.1:5000 &)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
 # Evidently report history written by `kedro run --pipeline monitoring`.

@@ -2,6 +2,11 @@
 
 from kedro.config import OmegaConfigLoader
 
+from tailor.hooks import TrackingHooks
+
+# Runs around kedro-mlflow's hooks: experiment kind tag and a readable run name.
+HOOKS = (TrackingHooks(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

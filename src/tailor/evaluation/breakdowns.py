@@ -13,6 +13,7 @@ import pandas as pd
 from tailor.evaluation.bootstrap import bootstrap_mean_ci
 from tailor.evaluation.groups import group_sort_key
 from tailor.metrics import coverage, lists_from_frame, metric_key
+from tailor.progress import progress
 
 ID_COLUMNS = ("candidate", "user_id")
 
@@ -33,7 +34,8 @@ def summary_table(
 ) -> pd.DataFrame:
     """One row per candidate: n_users, every mean, coverage@K, and a CI for ``ci_metric``."""
     rows = []
-    for candidate, frame in per_user.groupby("candidate", sort=True):
+    by_candidate = per_user.groupby("candidate", sort=True)
+    for candidate, frame in progress(by_candidate, "bootstrap CIs", by_candidate.ngroups):
         users = set(frame["user_id"])
         lists = lists_from_frame(recs[recs["candidate"] == candidate])
         lists = {u: items for u, items in lists.items() if u in users}
@@ -59,7 +61,7 @@ def group_table(
     metrics = metric_columns(per_user)
     joined = per_user.join(groups, on="user_id")
     rows = []
-    for grouping in groups.columns:
+    for grouping in progress(groups.columns, "bootstrap CIs by group", unit="grouping"):
         for (candidate, group), frame in joined.groupby(["candidate", grouping], sort=True):
             low, high = bootstrap_mean_ci(
                 frame[ci_metric].to_numpy(), n_resamples, confidence, seed

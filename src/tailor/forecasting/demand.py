@@ -21,6 +21,7 @@ from tailor.forecasting.metrics import forecast_metrics, interval_metrics, weekl
 from tailor.forecasting.prophet_model import prophet_forecast
 from tailor.forecasting.series import check_length
 from tailor.forecasting.windows import Windows
+from tailor.progress import progress
 
 SINGLE = (*STATS_MODELS, "prophet")
 ENSEMBLES = ("median_ensemble", "weighted_ensemble")
@@ -177,7 +178,8 @@ def validation_forecasts(
     """
     members = members_of(models, settings)
     rows, frames = [], []
-    for fold, origin in enumerate(windows.origins()):
+    origins = progress(windows.origins(), "forecast folds", unit="fold")
+    for fold, origin in enumerate(origins):
         history, future = split_at(train, origin, settings.horizon_days)
         dates = pd.DatetimeIndex(future["date"])
         fcs = {

@@ -10,13 +10,10 @@ the forecast weigh most, as in the served-model rule). Each trial is a nested ML
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import optuna
 import pandas as pd
@@ -24,59 +21,10 @@ import pandas as pd
 from tailor.forecasting.calendar import ShopCalendar
 from tailor.forecasting.demand import DemandSettings, recency_weights, validation_forecasts
 from tailor.forecasting.windows import Windows
+from tailor.progress import TrialProgress
+from tailor.tracking import OptunaMlflowCallback, study_name, suggest
 
 log = logging.getLogger(__name__)
-
-
-def suggest(trial: optuna.Trial, space: dict[str, Any]) -> dict[str, Any]:
-    """Prophet parameters from the search space in the parameters file."""
-    params: dict[str, Any] = {}
-    for name, spec in space.items():
-        if "choices" in spec:
-            params[name] = trial.suggest_categorical(name, list(spec["choices"]))
-        else:
-            params[name] = trial.suggest_float(
-                name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False))
-            )
-    return params
-
-
-class NestedRunCallback:
-    """Log each finished trial as a nested MLflow run of the active run."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        log.info(
-            "prophet %s trial %d: mase %.4f %s",
-            self.target,
-            trial.number,
-            trial.value,
-            trial.params,
-        )
-        if mlflow.active_run() is None:
-            return
-        with mlflow.start_run(run_name=f"prophet-{self.target}-trial-{trial.number}", nested=True):
-            mlflow.log_params(trial.params)
-            mlflow.set_tags(
-                {"target": self.target, "kind": "optuna-trial", "study": study.study_name}
-            )
-            mlflow.log_metric(f"forecast/{self.target}/prophet/val_mase", float(trial.value))
-
-
-def study_name(
-    target: str, train: pd.DataFrame, windows: Windows, settings: DemandSettings, key: dict
-) -> str:
-    """``forecasting-<target>-<hash>``: content hash of the series and everything tuned on."""
-    digest = hashlib.sha1()
-    digest.update(pd.util.hash_pandas_object(train, index=False).to_numpy().tobytes())
-    digest.update(
-        json.dumps(
-            {"w": windows.as_dict(), "s": repr(settings), **key}, sort_keys=True, default=str
-        ).encode()
-    )
-    return f"forecasting-{target}-{digest.hexdigest()[:12]}"
 
 
 def _calendar_key(calendar: ShopCalendar) -> list:
@@ -106,13 +54,15 @@ def tune_prophet(
     tuning = params["tuning"]
     space = tuning["space"]
     defaults = params["prophet"]["defaults"]
-    name = study_name(
-        target,
-        train,
-        windows,
-        settings,
-        {"space": space, "seed": seed, "cal": _calendar_key(calendar)},
-    )
+    config = {
+        "space": space,
+        "seed": seed,
+        "settings": repr(settings),
+        "windows": windows.as_dict(),
+        "calendar": _calendar_key(calendar),
+        "defaults": defaults,
+    }
+    name = study_name(f"forecasting-prophet-{target}", {"train": train}, config)
     storage = None
     if tuning.get("storage_dir"):
         Path(tuning["storage_dir"]).mkdir(parents=True, exist_ok=True)
@@ -139,7 +89,14 @@ def tune_prophet(
     remaining = max(int(tuning["n_trials"]) - len(done), 0)
     if remaining:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study.optimize(objective, n_trials=remaining, callbacks=[NestedRunCallback(target)])
+        trial_run = OptunaMlflowCallback(
+            f"prophet-{target}",
+            value_key=f"forecast/{target}/prophet/val_mase",
+            tags={"target": target},
+            log_each=True,
+        )
+        bar = TrialProgress(remaining, f"prophet {target} trials")
+        study.optimize(objective, n_trials=remaining, callbacks=[trial_run, bar])
     else:
         log.info("prophet %s: study %s already complete, resumed", target, name)
     trials = study.trials_dataframe(attrs=("number", "value", "params")).assign(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from tailor.progress import progress
 from tailor.recommenders.base import EpochCallback, Recommender
 
 TOKEN = re.compile(r"[a-z]{3,}")
@@ -121,7 +122,7 @@ class LightFmRecommender(Recommender):
             (np.ones_like(x.data), (x.row, x.col)), shape=x.shape, dtype=np.int32
         )
         weights = x.astype(np.float32) if p.get("weighting", "binary") != "binary" else None
-        for epoch in range(int(p.get("epochs", 10))):
+        for epoch in progress(range(int(p.get("epochs", 10))), "lightfm epochs", unit="epoch"):
             self.model.fit_partial(
                 interactions_binary,
                 user_features=self.user_features,

@@ -7,80 +7,34 @@ per epoch so the median pruner can stop bad trials early.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import optuna
 import pandas as pd
 
+from tailor.progress import TrialProgress
 from tailor.recommenders.base import Recommender
 from tailor.recommenders.evaluate import holdout_truth, score_model
 from tailor.recommenders.registry import make_candidate, split_prior
+from tailor.tracking import OptunaMlflowCallback, study_name, suggest
 
 log = logging.getLogger(__name__)
 
 
-def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Parameters from a YAML search space: ``{name: {type, low, high, log, choices}}``."""
-    out: dict[str, Any] = {}
-    for name, spec in space.items():
-        kind = spec["type"]
-        if kind == "float":
-            out[name] = trial.suggest_float(
-                name, spec["low"], spec["high"], log=bool(spec.get("log"))
-            )
-        elif kind == "int":
-            out[name] = trial.suggest_int(
-                name, spec["low"], spec["high"], log=bool(spec.get("log"))
-            )
-        elif kind == "categorical":
-            out[name] = trial.suggest_categorical(name, spec["choices"])
-        else:
-            raise ValueError(f"unknown search-space type '{kind}' for {name}")
-    return out
-
-
-class NestedRunCallback:
-    """Logs each finished trial as a nested MLflow run (params, metrics, state)."""
-
-    def __init__(self, family: str) -> None:
-        self.family = family
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if mlflow.active_run() is None:
-            return
-        with mlflow.start_run(run_name=f"{self.family}-trial-{trial.number}", nested=True):
-            mlflow.set_tags(
-                {"family": self.family, "study": study.study_name, "state": trial.state.name}
-            )
-            mlflow.log_params({f"{self.family}.{k}": v for k, v in trial.params.items()})
-            metrics = trial.user_attrs.get("metrics", {})
-            mlflow.log_metrics({f"val/{k}": float(v) for k, v in metrics.items()})
-            for step, value in trial.intermediate_values.items():
-                mlflow.log_metric("val/ndcg_at_10_by_epoch", float(value), step=int(step))
-
-
-def study_name(
-    family: str, fit: pd.DataFrame, val: pd.DataFrame, cfg: dict[str, Any], n_items: int
-) -> str:
-    """Family + a fingerprint of the data, rankable items and search space: a rerun on the
-    same inputs resumes its study, a change of any of them starts a fresh one."""
-    key = json.dumps(
-        {
-            "fit": [len(fit), str(fit["ts"].max())],
-            "val": [len(val), str(val["ts"].max())],
-            "items": n_items,
-            "cfg": cfg,
-        },
-        sort_keys=True,
-        default=str,
+def mlflow_callback(family: str) -> OptunaMlflowCallback:
+    """Nested MLflow run per trial: ``<family>.<param>``, ``val/<metric>``, LightFM's
+    validation NDCG per epoch as a history."""
+    return OptunaMlflowCallback(
+        family,
+        metric_prefix="val/",
+        param_prefix=f"{family}.",
+        step_key="val/ndcg_at_10_by_epoch",
+        tags={"family": family},
     )
-    return f"recommender-{family}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 
 def tune_family(
@@ -105,7 +59,8 @@ def tune_family(
     if storage_dir:
         Path(storage_dir).mkdir(parents=True, exist_ok=True)
         storage = f"sqlite:///{Path(storage_dir) / 'optuna_recommender.db'}"
-    name = study_name(family, fit, val, {"fixed": fixed, "space": space, "seed": seed}, n_items)
+    data = {"fit": fit, "val": val, "items": items}
+    name = study_name(f"recommender-{family}", data, {"fixed": fixed, "space": space, "seed": seed})
     study = optuna.create_study(
         study_name=name,
         storage=storage,
@@ -170,7 +125,7 @@ def tune_family(
             objective,
             n_trials=remaining,
             timeout=float(cfg.get("timeout", tuning["timeout"])),
-            callbacks=[NestedRunCallback(family)],
+            callbacks=[mlflow_callback(family), TrialProgress(remaining, f"{family} trials")],
             gc_after_trial=True,
         )
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]

@@ -68,6 +68,17 @@ def test_pipeline_runs_end_to_end_in_memory(world, eval_params) -> None:
     assert metrics["eval/protocol/evaluated"]["value"] == 59
     assert metrics["eval/protocol/only_rebought"]["value"] == 1  # u59
 
+    # one child run per candidate, the served model's keys for every one of them
+    runs = catalog.load("evaluation_candidate_runs")
+    assert set(runs) == set(table.index)
+    for cand, run in runs.items():
+        assert run["metrics"]["test/ndcg_at_10"] == pytest.approx(table.loc[cand, "ndcg_at_10"])
+        assert run["metrics"]["test/recall_at_20"] == pytest.approx(table.loc[cand, "recall_at_20"])
+        assert set(run["metrics"]) == set(runs["served"]["metrics"])
+        assert run["tags"]["tailor.served"] == str(cand == "served").lower()
+    served_keys = {k for k in metrics if k.startswith("test/") and k.count("/") == 1}
+    assert served_keys == set(runs["served"]["metrics"])
+
     report = catalog.load("evaluation_report")
     assert "| served | 59 |" in report and "95% CI" in report
     assert all(

@@ -210,6 +210,37 @@ def make_plots(
     )
 
 
+def _candidate_scores(row: dict[str, Any], params: dict[str, Any]) -> dict[str, float]:
+    """One candidate's row of the comparison table as ``<metric>_at_<k>`` keys (+ CI)."""
+    ci = params["ci_metric"]
+    names = [*RANKING_METRICS, "coverage", "novelty", "diversity", "conversion"]
+    out = {"n_users": row["n_users"]}
+    for k in params["ks"]:
+        for m in names:
+            if metric_key(m, k) in row:
+                out[metric_key(m, k)] = row[metric_key(m, k)]
+    out[f"{ci}_ci_low"] = row[f"{ci}_ci_low"]
+    out[f"{ci}_ci_high"] = row[f"{ci}_ci_high"]
+    return out
+
+
+def candidate_runs(summary: pd.DataFrame, params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """One MLflow child run per candidate with identical keys (``test/ndcg_at_10``...), so
+    the MLflow UI charts candidates side by side; the served model's run says so in a tag."""
+    served = params["served_candidate"]
+    return {
+        str(row["candidate"]): {
+            "metrics": {
+                f"test/{k}": float(v)
+                for k, v in _candidate_scores(row, params).items()
+                if pd.notna(v)
+            },
+            "tags": {"tailor.served": str(row["candidate"] == served).lower()},
+        }
+        for row in summary.to_dict("records")
+    }
+
+
 def mlflow_metrics(
     summary: pd.DataFrame,
     groups: pd.DataFrame,
@@ -222,18 +253,10 @@ def mlflow_metrics(
     """Keys of DESIGN.md: ``test/<metric>_at_<k>`` (served), ``test/<candidate>/…`` (others),
     ``eval/<grouping>/<group>/<metric>`` (served, per group), ``eval/fairness/…``."""
     served = params["served_candidate"]
-    ci = params["ci_metric"]
-    names = [*RANKING_METRICS, "coverage", "novelty", "diversity", "conversion"]
     out: dict[str, float] = {f"eval/protocol/{k}": v for k, v in population.items()}
     for row in summary.to_dict("records"):
         prefix = "test" if row["candidate"] == served else f"test/{row['candidate']}"
-        out[f"{prefix}/n_users"] = row["n_users"]
-        for k in params["ks"]:
-            for m in names:
-                if metric_key(m, k) in row:
-                    out[f"{prefix}/{metric_key(m, k)}"] = row[metric_key(m, k)]
-        out[f"{prefix}/{ci}_ci_low"] = row[f"{ci}_ci_low"]
-        out[f"{prefix}/{ci}_ci_high"] = row[f"{ci}_ci_high"]
+        out.update({f"{prefix}/{k}": v for k, v in _candidate_scores(row, params).items()})
     for row in groups[groups["candidate"] == served].to_dict("records"):
         base = f"eval/{row['grouping']}/{slug(row['group'])}"
         out[f"{base}/n_users"] = row["n_users"]

@@ -112,6 +112,13 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 ],
                 name="make_plots",
             ),
+            # candidates as child runs of the kedro run: the MLflow UI charts them side by side
+            Node(
+                n.candidate_runs,
+                ["evaluation_table", p],
+                "evaluation_candidate_runs",
+                name="log_candidate_runs",
+            ),
             Node(
                 n.mlflow_metrics,
                 [

@@ -19,13 +19,15 @@ import pandas as pd
 
 from tailor.item_catalog import items_known_by
 from tailor.metrics import lists_from_frame, ranking_metrics
+from tailor.progress import TrialProgress, progress
 from tailor.recommenders.base import Recommender
 from tailor.recommenders.blend import BlendRecommender, normalise
 from tailor.recommenders.champion import promote
 from tailor.recommenders.evaluate import holdout_truth
 from tailor.recommenders.pyfunc import pyfunc_kwargs
 from tailor.recommenders.registry import make_candidate
-from tailor.recommenders.tuning import NestedRunCallback, tune_family
+from tailor.recommenders.tuning import mlflow_callback, tune_family
+from tailor.tracking import study_name
 
 log = logging.getLogger(__name__)
 FAMILIES = ["popularity", "ease", "als", "item_knn", "content", "lightfm"]
@@ -133,12 +135,17 @@ def tune_blend(
         )
         return metrics[target]
 
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    name = study_name(
+        "recommender-blend", {"fit": fit, "val": val}, {**cfg, "seed": seed, "parts": ranked}
+    )
+    study = optuna.create_study(
+        study_name=name, direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
+    )
     study.optimize(
         objective,
         n_trials=int(cfg["n_trials"]),
         timeout=float(cfg["timeout"]),
-        callbacks=[NestedRunCallback("blend")],
+        callbacks=[mlflow_callback("blend"), TrialProgress(int(cfg["n_trials"]), "blend trials")],
     )
     best = study.best_trial
     return {
@@ -214,7 +221,7 @@ def refit_and_score(
             make_candidate(spec["family"], spec.get("params", {}), seed), train, items, users
         )
         record(name, model, secs, None)
-    for family in FAMILIES:
+    for family in progress(FAMILIES, "refit on train", unit="family"):
         t = by_family[family]
         model, secs = _fit_timed(make_candidate(family, t["params"], seed), train, items, users)
         fitted[family] = model

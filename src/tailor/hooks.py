@@ -1,0 +1,83 @@
+"""Project hooks: what the MLflow UI shows for a `kedro run`.
+
+kedro-mlflow creates the experiment and starts one run per `kedro run`; these hooks make
+that run readable in the MLflow 3 UI:
+
+- every environment's experiment is tagged as model training (``mlflow.experimentKind``).
+  MLflow 3.17.2's UI takes its view from the ``workflowType`` URL parameter or the
+  browser's last choice instead, so `make mlflow-ui` also prints each experiment's
+  runs-table link (``tailor.tracking.runs_page_urls``);
+- the run is named ``<pipelines> · <environment> · <UTC time>`` instead of ``__default__``,
+  so runs of different pipelines or data sets are told apart in the runs table. A
+  ``tracking.run.name`` set in mlflow.yml still wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+from kedro.framework.context import KedroContext
+from kedro.framework.hooks import hook_impl
+
+from tailor.progress import enabled as progress_enabled
+from tailor.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+
+log = logging.getLogger(__name__)
+
+
+def run_name(pipelines: list[str] | str | None, env: str | None, when: datetime) -> str:
+    """``recommender+evaluation · synthetic · 2026-12-02 08:15:03Z``.
+
+    The full run (``__default__``) reads ``all``; no ``--env`` (or ``local``, the untracked
+    overrides on top of base) reads ``base``: the data set of the base configuration.
+    """
+    if isinstance(pipelines, str):
+        pipelines = [pipelines]
+    names = ["all" if p == "__default__" else p for p in (pipelines or ["__default__"])]
+    data = env if env and env != "local" else "base"
+    return f"{'+'.join(names)} · {data} · {when.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
+
+
+def tag_experiment_kind(experiment_id: str) -> None:
+    """Mark the experiment as model training (the MLflow 3 UI then opens on its runs)."""
+    client = mlflow.MlflowClient()
+    if client.get_experiment(experiment_id).tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+
+
+class TrackingHooks:
+    """Runs around kedro-mlflow's own hooks (pluggy ``trylast``/``tryfirst`` order them)."""
+
+    def __init__(self) -> None:
+        self._context: KedroContext | None = None
+
+    @hook_impl(trylast=True)  # after kedro-mlflow has set up the experiment
+    def after_context_created(self, context: KedroContext) -> None:
+        self._context = context
+        if not progress_enabled():  # MLflow's own artefact bars stay out of CI logs too
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        config = getattr(context, "mlflow", None)
+        if config is None:
+            return
+        experiment = getattr(config.tracking.experiment, "_experiment", None)
+        active = mlflow.active_run()
+        experiment_id = (
+            active.info.experiment_id
+            if active is not None
+            else getattr(experiment, "experiment_id", None)
+        )
+        if experiment_id is not None:
+            tag_experiment_kind(experiment_id)
+
+    @hook_impl(tryfirst=True)  # before kedro-mlflow starts the run with the configured name
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        config = getattr(self._context, "mlflow", None)
+        if config is None or config.tracking.run.name:
+            return
+        pipelines = run_params.get("pipeline_names") or run_params.get("pipeline_name")
+        config.tracking.run.name = run_name(pipelines, run_params.get("env"), datetime.now(UTC))
+        log.info("MLflow run name: %s", config.tracking.run.name)
