@@ -116,6 +116,7 @@ def summarise(
         n_resamples=boot["n_resamples"],
         confidence=boot["confidence"],
         seed=seed,
+        baseline=params.get("ci_baseline"),
     )
 
 
@@ -234,6 +235,10 @@ def mlflow_metrics(
                     out[f"{prefix}/{metric_key(m, k)}"] = row[metric_key(m, k)]
         out[f"{prefix}/{ci}_ci_low"] = row[f"{ci}_ci_low"]
         out[f"{prefix}/{ci}_ci_high"] = row[f"{ci}_ci_high"]
+        base = params.get("ci_baseline")
+        if base and f"{ci}_diff" in row and row["candidate"] != base:
+            for part in ("diff", "diff_ci_low", "diff_ci_high"):
+                out[f"{prefix}/{ci}_{part}_vs_{base}"] = row[f"{ci}_{part}"]
     for row in groups[groups["candidate"] == served].to_dict("records"):
         base = f"eval/{row['grouping']}/{slug(row['group'])}"
         out[f"{base}/n_users"] = row["n_users"]
