@@ -68,11 +68,12 @@ def window_bounds(
         if start - pd.Timestamp(data_start) < min_fit:
             log.warning(
                 "recommender.validation.n_windows=%d: window %s..%s dropped, its fit period "
-                "would be shorter than min_fit_days=%s",
+                "would be shorter than min_fit_days=%s (%d days)",
                 n_windows,
                 start.date(),
                 (start + length).date(),
                 min_fit_days,
+                min_fit.days,
             )
             continue
         bounds.append((start, start + length))
