@@ -37,7 +37,7 @@ def test_windows_without_enough_history_are_dropped_with_the_parameter_named(cap
         bounds = window_bounds("2011-09-09", T("2010-11-01"), T("2011-12-09"), 3, None, None)
     assert len(bounds) == 2  # the third window back would have a 39-day fit period
     assert "n_windows" in caplog.text and "min_fit_days" in caplog.text
-    with pytest.raises(ValueError, match="recommender.validation"):
+    with pytest.raises(ValueError, match=r"recommender\.validation"):
         window_bounds("2011-09-09", T("2011-08-01"), T("2011-12-09"), 2, None, None)
 
 
