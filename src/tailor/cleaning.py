@@ -30,13 +30,15 @@ def drop_users(df: pd.DataFrame, user_ids: Iterable[str]) -> tuple[pd.DataFrame,
     return df[~mask].reset_index(drop=True), int(mask.sum())
 
 
-def is_cancellation(df: pd.DataFrame, prefix: str) -> pd.Series:
+def is_cancellation(df: pd.DataFrame, prefix: str | None) -> pd.Series:
     """Cancellation lines are recognised by their order id (UCI: 'C…'), not by sign: some
-    negative lines are stock adjustments, not cancellations."""
+    negative lines are stock adjustments, not cancellations. No prefix: no cancellations."""
+    if not prefix:
+        return pd.Series(False, index=df.index)
     return df["order_id"].astype(str).str.startswith(prefix)
 
 
-def net_cancellations(df: pd.DataFrame, prefix: str) -> tuple[pd.DataFrame, dict[str, int]]:
+def net_cancellations(df: pd.DataFrame, prefix: str | None) -> tuple[pd.DataFrame, dict[str, int]]:
     """Remove cancellation lines and the purchases they cancel.
 
     A cancellation (order id starting with ``prefix``, negative quantity) cancels a purchase

@@ -80,6 +80,19 @@ def _email_features(email: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def age_columns(age: pd.Series) -> pd.DataFrame:
+    """``age`` as a number where every given value is one, else ``age_band`` as text.
+
+    Real exports give either ages or bands ("25-34", "65+"); a band is a category
+    everywhere downstream (segments, fairness groups, drift), never parsed into a number.
+    """
+    given = age.dropna()
+    numbers = pd.to_numeric(given, errors="coerce")
+    if numbers.notna().all():
+        return pd.DataFrame({"age": pd.to_numeric(age, errors="coerce")})
+    return pd.DataFrame({"age_band": age.astype(object).where(age.notna(), None)})
+
+
 def customer_features(
     lines: pd.DataFrame,
     as_of: str | pd.Timestamp,
@@ -91,7 +104,8 @@ def customer_features(
 
     Always: recency, frequency, monetary, purchase-interval stats, basket size, country,
     tenure. With events: channel/device mix, cart abandonment, views and searches. With
-    email: open and click rates. With users: age, gender, location, days since signup.
+    email: open and click rates. With users: age (or age band), gender, location, income
+    and household size bands, days since signup.
     """
     as_of = pd.Timestamp(as_of)
     past = lines[lines["ts"] <= as_of]
@@ -104,8 +118,10 @@ def customer_features(
         out = out.join(_email_features(em))
     if users is not None and not users.empty:
         demo = users.set_index("user_id")
-        cols = [c for c in ("age", "gender", "location") if c in demo]
+        cols = [c for c in ("gender", "location", "income", "household_size") if c in demo]
         out = out.join(demo[cols])
+        if "age" in demo:
+            out = out.join(age_columns(demo["age"]))
         if "signup_ts" in demo:
             signup = demo["signup_ts"].where(demo["signup_ts"] <= as_of)
             out["days_since_signup"] = (as_of - signup.reindex(out.index)) / DAY

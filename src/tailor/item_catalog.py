@@ -8,17 +8,18 @@ import pandas as pd
 
 from tailor.frame_utils import modal_by
 
-_NON_LETTERS = re.compile(r"[^a-z]+")
+# Anything but letters and digits of any script ("subclass 590507", "crème brûlée", "茶碗").
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def clean_text(text: pd.Series) -> pd.Series:
-    """Lower-case letters only, single-spaced: ready for TF-IDF."""
+    """Lower-case letters and digits of any script, single-spaced: ready for TF-IDF.
+
+    Codes are words too: grocery exports describe items by class numbers, and an
+    ASCII-only rule would erase every non-English name.
+    """
     return (
-        text.fillna("")
-        .astype(str)
-        .str.lower()
-        .str.replace(_NON_LETTERS, " ", regex=True)
-        .str.strip()
+        text.fillna("").astype(str).str.lower().str.replace(_NOT_WORD, " ", regex=True).str.strip()
     )
 
 
@@ -30,7 +31,10 @@ def head_noun_category(text: pd.Series, min_items: int, stopwords: list[str]) ->
     """
     stop = set(stopwords)
     words = text.str.split().map(
-        lambda ws: next((w for w in reversed(ws) if len(w) >= 3 and w not in stop), "other")
+        lambda ws: next(
+            (w for w in reversed(ws) if len(w) >= 3 and w not in stop and not w.isdigit()),
+            "other",
+        )
     )
     counts = words.value_counts()
     return words.where(words.map(counts) >= min_items, "other")

@@ -49,7 +49,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "quantity": _float(),
             "unit_price": _float(),
             "ts": _ts(),
-            "country": _str(nullable=True),
+            # optional: a shop in one country need not say so (missing = null everywhere)
+            "country": _str(nullable=True, required=False),
             "description": _str(nullable=True, required=False),
         },
         name="transactions",
@@ -58,9 +59,12 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         {
             "user_id": _str(),
             "signup_ts": _ts(nullable=True, required=False),
-            "age": _float(nullable=True, required=False),
+            # a number or a band ("25-34", "65+"): kept as text here, see customer_features
+            "age": _str(nullable=True, required=False),
             "gender": _str(nullable=True, required=False),
             "location": _str(nullable=True, required=False),
+            "income": _str(nullable=True, required=False),
+            "household_size": _str(nullable=True, required=False),
             "consent": _bool(required=False),
         },
         name="users",
@@ -99,6 +103,9 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     ),
     "suppression": pa.DataFrameSchema({"user_id": _str()}, name="suppression"),
 }
+
+# Categorical user attributes (bands and labels) used as groups, features and drift columns.
+USER_CATEGORIES = ("gender", "location", "income", "household_size")
 
 # Tables that may be absent (an empty frame with no columns stands for "not provided").
 OPTIONAL_TABLES = ("users", "events", "email", "items", "suppression")
@@ -173,6 +180,8 @@ def conform_table(
                 "map only the one to use (rename the other to a column the contract ignores)"
             )
     df = raw.rename(columns=column_map)
+    if table == "transactions" and "unit_price" not in df and "line_total" in df:
+        df["unit_price"] = _unit_price_from_total(df, raw_name)
     for name, col in schema.columns.items():
         if col.required and name not in df.columns:
             src = raw_name.get(name, name)
@@ -196,6 +205,47 @@ def conform_table(
         return schema.validate(df, lazy=True)
     except SchemaErrors as err:
         raise DataContractError(_describe(table, err, raw_name)) from None
+
+
+def _unit_price_from_total(df: pd.DataFrame, raw_name: Mapping[str, str]) -> pd.Series:
+    """Unit price from a line total (exports that give what the line cost, not the unit).
+
+    A zero-quantity line gets price 0, so the non-positive rule drops and counts it.
+    """
+    qty = pd.to_numeric(df["quantity"], errors="coerce")
+    total = pd.to_numeric(df["line_total"], errors="coerce")
+    bad = total.isna() & df["line_total"].notna()
+    if bad.any():
+        raise _bad_values(
+            df["line_total"],
+            bad,
+            "numbers",
+            "transactions",
+            "line_total",
+            raw_name.get("line_total", "line_total"),
+        )
+    return (total / qty.where(qty != 0)).fillna(0.0)
+
+
+def compose_columns(raw: pd.DataFrame, compose: Mapping[str, list[str]] | None) -> pd.DataFrame:
+    """Raw text columns joined into one (e.g. an item description from department, brand,
+    category and type); missing parts are skipped. Returns ``raw`` with the new columns."""
+    if not compose or raw is None or raw.empty:
+        return raw
+    out = raw.copy()
+    for target, parts in compose.items():
+        absent = [p for p in parts if p not in raw.columns]
+        if absent:
+            raise DataContractError(
+                f"compose '{target}': raw columns {absent} not found; "
+                f"found columns {sorted(map(str, raw.columns))}"
+            )
+        joined = raw[parts[0]].astype("string").fillna("")
+        for part in parts[1:]:
+            joined = joined.str.cat(raw[part].astype("string").fillna(""), sep=" ")
+        joined = joined.str.replace(r"\s+", " ", regex=True).str.strip()
+        out[target] = joined.astype(object).where(joined != "", None)
+    return out
 
 
 def _parse_datetimes(values: pd.Series, table: str, name: str, src: str) -> pd.Series:

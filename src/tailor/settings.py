@@ -9,5 +9,6 @@ CONFIG_LOADER_ARGS = {
     # kedro-mlflow reads conf/<env>/mlflow.yml
     "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"]},
     # An environment overrides single keys (e.g. only the split cutoff), not whole sections.
-    "merge_strategy": {"parameters": "soft"},
+    # An environment's mlflow.yml need only say what differs (e.g. the experiment name).
+    "merge_strategy": {"parameters": "soft", "mlflow": "soft"},
 }

@@ -15,16 +15,27 @@ import numpy as np
 import pandas as pd
 
 UNKNOWN = "unknown"
+# User attributes that are groups as given (bands, not free text such as a city).
+BAND_GROUPS = ("gender", "income", "household_size")
 
 
-def country_group(country: pd.Series, home: str, europe: Sequence[str]) -> pd.Series:
-    """Home country / rest of Europe / rest of world (missing country: unknown)."""
-    eu = {c.lower() for c in europe}
+def country_group(
+    country: pd.Series, home: str, region: Sequence[str], region_name: str = "rest of region"
+) -> pd.Series:
+    """Home country / rest of a region / rest of world (missing country: unknown)."""
+    near = {c.lower() for c in region}
     name = country.astype(object).where(country.notna(), "").astype(str).str.strip().str.lower()
     out = np.where(
-        name == home.lower(), home, np.where(name.isin(eu), "rest of Europe", "rest of world")
+        name == home.lower(), home, np.where(name.isin(near), region_name, "rest of world")
     )
-    return pd.Series(out, index=country.index).where(name != "", UNKNOWN)
+    return pd.Series(out, index=country.index).where(~name.isin(["", "unknown"]), UNKNOWN)
+
+
+def home_country(country: pd.Series) -> str:
+    """The shop's home market when not configured: the country most test users are in."""
+    known = country.dropna().astype(str)
+    known = known[~known.str.lower().isin(["", "unknown"])]
+    return str(known.mode().iat[0]) if len(known) else UNKNOWN
 
 
 def age_band(age: pd.Series, edges: Sequence[float]) -> pd.Series:
@@ -94,11 +105,17 @@ def user_groups(
             "country"
         ]
         country = country.fillna(test_country.agg(lambda s: s.mode().iat[0]).reindex(index))
-    out["country_group"] = country_group(country, params["home_country"], params["europe"])
-    if "age" in feats:
+    home = params.get("home_country") or home_country(country)
+    out["country_group"] = country_group(
+        country, home, params.get("region") or [], params.get("region_name", "rest of region")
+    )
+    if "age_band" in feats:
+        out["age_band"] = feats["age_band"]
+    elif "age" in feats:
         out["age_band"] = age_band(feats["age"], params["age_edges"])
-    if "gender" in feats:
-        out["gender"] = feats["gender"]
+    for col in BAND_GROUPS:
+        if col in feats:
+            out[col] = feats[col]
     orders = feats["frequency"] if "frequency" in feats else pd.Series(0, index=index)
     out["activity"] = activity(orders, params["heavy_min_orders"])
     out = out.astype(object).where(out.notna(), UNKNOWN).astype(str)

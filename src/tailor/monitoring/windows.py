@@ -39,25 +39,50 @@ class Window:
 def resolve_windows(
     ts: pd.Series, split: dict[str, Any], params: dict[str, Any]
 ) -> tuple[Window, Window]:
-    """Reference and current windows from parameters; ``null`` means the default.
+    """Reference and current windows from parameters; ``null`` means "derive from the data".
 
-    Reference defaults to the training window (first day of data … split cutoff); current to
-    the last ``current.days`` days of data.
+    Current: the last ``current.days`` days when set, else the test window (the days after
+    the split cutoff), else (cutoff at the end of the data) the last quarter of the data.
+    Reference: from the first day of data to the cutoff, ending before the current window.
+    A window that does not fit the data is shortened with a warning naming the parameter.
     """
     first, last = ts.min().normalize(), ts.max().normalize()
-    ref, cur = params.get("reference", {}), params.get("current", {})
-    ref_start = pd.Timestamp(ref.get("start") or first).normalize()
-    ref_end = pd.Timestamp(ref.get("end") or split["cutoff"]).normalize()
+    # the first day with test data: a midnight cutoff's own day is test (tailor.splits)
+    cutoff = (pd.Timestamp(split["cutoff"]) + pd.Timedelta(seconds=1)).normalize() - DAY
+    ref, cur = params.get("reference") or {}, params.get("current") or {}
     cur_end = pd.Timestamp(cur.get("end") or last).normalize()
-    cur_start = (
-        pd.Timestamp(cur["start"]).normalize()
-        if cur.get("start")
-        else cur_end - (int(cur.get("days", 91)) - 1) * DAY
-    )
+    if cur.get("start"):
+        cur_start = pd.Timestamp(cur["start"]).normalize()
+    elif cur.get("days"):
+        cur_start = cur_end - (int(cur["days"]) - 1) * DAY
+    elif cutoff < cur_end:
+        cur_start = cutoff + DAY
+    else:
+        cur_start = cur_end - max(0, round(((cur_end - first) / DAY) / 4) - 1) * DAY
+    if cur_start <= first:
+        cur_start = first + ((cur_end - first) / 2).ceil("D")
+        log.warning(
+            "monitoring.current: the data has no days before the current window; current "
+            "shortened to %s..%s so a reference remains",
+            cur_start.date(),
+            cur_end.date(),
+        )
+    ref_start = pd.Timestamp(ref.get("start") or first).normalize()
+    ref_end = pd.Timestamp(ref.get("end") or min(cutoff, cur_start - DAY)).normalize()
     reference, current = Window(ref_start, ref_end), Window(cur_start, cur_end)
     for name, w in (("reference", reference), ("current", current)):
         if w.end < w.start:
-            raise ValueError(f"monitoring {name} window is empty: {w.label()}")
+            raise ValueError(
+                f"monitoring.{name}: the window is empty ({w.label()}); set "
+                f"monitoring.{name}.start/end inside the data ({first.date()}..{last.date()})"
+            )
+    if reference.days < current.days:
+        log.warning(
+            "monitoring.reference: %d days, shorter than the %d-day current window; the "
+            "reference is compared as one tile",
+            reference.days,
+            current.days,
+        )
     return reference, current
 
 

@@ -29,7 +29,7 @@ THRESHOLDS = {
 
 def test_country_age_and_activity_groups() -> None:
     c = pd.Series(["United Kingdom", "France", "USA", None, "eire"])
-    assert country_group(c, "United Kingdom", ["France", "EIRE"]).tolist() == [
+    assert country_group(c, "United Kingdom", ["France", "EIRE"], "rest of Europe").tolist() == [
         "United Kingdom",
         "rest of Europe",
         "rest of world",
@@ -61,7 +61,8 @@ def test_user_groups_fill_new_users_from_test_and_drop_empty_groupings() -> None
     test = pd.DataFrame({"user_id": ["b", "b"], "country": ["USA", "USA"]})
     params = {
         "home_country": "United Kingdom",
-        "europe": ["France"],
+        "region": ["France"],
+        "region_name": "rest of Europe",
         "age_edges": [30],
         "heavy_min_orders": 10,
     }
@@ -70,6 +71,29 @@ def test_user_groups_fill_new_users_from_test_and_drop_empty_groupings() -> None
         "a": {"country_group": "rest of Europe", "activity": "warm"},
         "b": {"country_group": "rest of world", "activity": "new"},
     }
+
+
+def test_home_country_derived_and_bands_used_as_given() -> None:
+    # No configured home market: the country most users are in; given age bands stay bands.
+    features = pd.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "d"],
+            "frequency": [1, 2, 3, 12],
+            "country": ["Deutschland", "Deutschland", "Österreich", None],
+            "age_band": ["25-34", "65+", None, "25-34"],
+            "income": ["35-49K", None, "50-74K", "35-49K"],
+        }
+    )
+    params = {"home_country": None, "region": [], "age_edges": [30], "heavy_min_orders": 10}
+    groups = user_groups(["a", "b", "c", "d"], features, None, features.iloc[:0], params)
+    assert groups["country_group"].tolist() == [
+        "Deutschland",
+        "Deutschland",
+        "rest of world",
+        "unknown",
+    ]
+    assert groups["age_band"].tolist() == ["25-34", "65+", "unknown", "25-34"]
+    assert groups["income"].tolist() == ["35-49K", "unknown", "50-74K", "35-49K"]
 
 
 def test_bootstrap_interval_covers_the_mean_and_shrinks_with_n() -> None:

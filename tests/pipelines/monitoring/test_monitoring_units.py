@@ -47,10 +47,28 @@ def test_tiles_are_equal_and_cover_the_window() -> None:
 def test_windows_default_to_training_window_and_last_days() -> None:
     ts = pd.Series(pd.to_datetime(["2023-01-01 10:00", "2023-12-31 18:00"]))
     ref, cur = resolve_windows(ts, {"cutoff": "2023-10-01"}, {"current": {"days": 91}})
-    assert (ref.start, ref.end) == (pd.Timestamp("2023-01-01"), pd.Timestamp("2023-10-01"))
+    # a midnight cutoff's own day is test, so the reference ends the day before
+    assert (ref.start, ref.end) == (pd.Timestamp("2023-01-01"), pd.Timestamp("2023-09-30"))
     assert cur.end == pd.Timestamp("2023-12-31") and cur.days == 91
     with pytest.raises(ValueError, match="empty"):
         resolve_windows(ts, {"cutoff": "2023-10-01"}, {"current": {"start": "2024-02-01"}})
+
+
+def test_windows_derived_from_cutoff_and_span(caplog: pytest.LogCaptureFixture) -> None:
+    ts = pd.Series(pd.to_datetime(["2024-01-01 10:00", "2024-04-30 18:00"]))
+    # null everywhere: current = the test window, reference = the days before it
+    ref, cur = resolve_windows(ts, {"cutoff": "2024-04-01"}, {"current": {"days": None}})
+    assert (cur.start, cur.end) == (pd.Timestamp("2024-04-01"), pd.Timestamp("2024-04-30"))
+    assert (ref.start, ref.end) == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-31"))
+    # a cutoff at the end of the data: the last quarter of the span is current
+    ref, cur = resolve_windows(ts, {"cutoff": "2024-04-30 23:59:59"}, {})
+    assert cur.end == pd.Timestamp("2024-04-30") and 29 <= cur.days <= 31
+    assert ref.end == cur.start - pd.Timedelta(days=1)
+    # a configured current window longer than the data: shortened, warned, named
+    with caplog.at_level("WARNING"):
+        ref, cur = resolve_windows(ts, {"cutoff": "2024-04-01"}, {"current": {"days": 365}})
+    assert ref.days >= 1 and cur.start > ref.end
+    assert "monitoring.current" in caplog.text and "monitoring.reference" in caplog.text
 
 
 def test_window_features_use_only_the_tile() -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 from tailor import cleaning
 from tailor.customer_features import customer_features
 from tailor.item_catalog import build_catalog
-from tailor.schemas import SCHEMAS, conform_table
+from tailor.schemas import SCHEMAS, compose_columns, conform_table
 from tailor.splits import split_by_time, validation_cutoff
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,25 @@ def validate_raw_tables(
     One node validates all tables, so a bad optional table stops the run before the
     cleaning writes its first output. Absent optional tables become empty frames.
     """
-    raw = {"users": users, "events": events, "email": email, "items": items}
-    raw["suppression"] = suppression
-    maps = {
-        name: (sources.get(name) or {}).get("columns") or {} for name in ("transactions", *OPTIONAL)
+    raw = {"transactions": transactions, "users": users, "events": events, "email": email}
+    raw |= {"items": items, "suppression": suppression}
+    names = ("transactions", *OPTIONAL)
+    spec = {name: sources.get(name) or {} for name in names}
+    tables = {
+        name: conform_table(
+            compose_columns(raw[name], spec[name].get("compose")),
+            name,
+            spec[name].get("columns") or {},
+            optional=name != "transactions",
+        )
+        for name in names
     }
-    out = [conform_table(transactions, "transactions", maps["transactions"])]
+    lines = tables["transactions"]
+    if "country" not in lines:
+        lines["country"] = None  # one-country shops need not say which
+    out = [lines]
     for name in OPTIONAL:
-        table = conform_table(raw[name], name, maps[name], optional=True)
+        table = tables[name]
         out.append(_empty(name) if table is None else table)
         log.info("table %s: %s", name, "absent" if table is None else f"{len(table):,} rows")
     return tuple(out)
