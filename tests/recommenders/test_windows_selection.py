@@ -111,3 +111,51 @@ def test_blend_tuning_candidates_reproduce_the_served_blend(tiny) -> None:
         served = BlendRecommender.from_fitted(comps, [0.3, 0.7], method=method)
         expected = lists_from_frame(served.recommend(users, 10))
         assert blend_lists(prep, method, [0.3, 0.7], 10) == expected
+
+
+def test_trials_are_nested_mlflow_runs_with_per_window_scores(tiny, tmp_path) -> None:
+    import mlflow
+
+    from tailor.recommenders.tuning import tune_family
+    from tailor.recommenders.windows import make_windows
+
+    inter = tiny["interactions"]
+    bounds = window_bounds("2023-06-20", inter["ts"].min(), T("2023-07-20"), 2, 30, 30)
+    windows = make_windows(inter, tiny["items"], bounds, 1, lambda fit, as_of: None)
+    cfg = {
+        "n_trials": 3,
+        "budget_share": 1.0,
+        "space": {
+            "neighbours": {"type": "categorical", "choices": [5, 10]},
+            "prior_trend_exponent": {"type": "categorical", "choices": [0.0, 1.0]},
+        },
+    }
+    tuning = {
+        "ks": [10],
+        "target_k": 10,
+        "startup": 2,
+        "warmup_steps": 1,
+        "budget_seconds": 600,
+        "storage_dir": None,
+        "n_trials": 3,
+    }
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run() as parent:
+            out = tune_family("item_knn", windows, cfg, tuning, seed=0)
+        runs = mlflow.search_runs(
+            [parent.info.experiment_id],
+            f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        )
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert len(runs) == 3
+    assert {"metrics.val/ndcg_at_10_w0", "metrics.val/ndcg_at_10_w1"} <= set(runs.columns)
+    row = runs.iloc[0]
+    mean = (row["metrics.val/ndcg_at_10_w0"] + row["metrics.val/ndcg_at_10_w1"]) / 2
+    assert np.isclose(row["metrics.val/ndcg_at_10"], mean)
+    assert len(out["val_windows"]) == 2
+    if out["params"]["prior_trend_exponent"] == 0.0:
+        assert out["prior_effect"] is None
+    else:
+        assert len(out["prior_effect"]) == 2
