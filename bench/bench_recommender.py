@@ -68,7 +68,7 @@ def pipeline(env: str) -> None:
                 "test NDCG@10": f"{r['test_ndcg_at_10']:.4f}",
                 "vs popularity": f"{r['test_ndcg_at_10'] / pop:.2f}x",
                 "coverage@10 (rankable / all)":
-                f"{r['test_coverage_at_10']:.3f} / {r['test_coverage_all_at_10']:.3f}",
+                f"{r['test_coverage_rankable_at_10']:.3f} / {r['test_coverage_at_10']:.3f}",
             }
         )  # fmt: skip
     sel = served_info["selection"]

@@ -138,13 +138,13 @@ def evaluate_on_windows(
             model.fit(w.fit, w.items, w.users, on_epoch=on_epoch if last else None)
             if cache is not None:
                 cache[wkey] = model
-        metrics = score_model(model, w.relevant, ks, len(w.items))[0]
+        metrics = score_model(model, w.relevant, ks, w.n_items_all)[0]
         per_window.append(metrics)
         if model.nonnegative_scores and not is_neutral(prior):
             # The same fit without the prior: what the prior adds on this window.
             model.set_prior(w.fit, {})
             k = int(target.rsplit("_", 1)[1])
-            plain = score_model(model, w.relevant, [k], len(w.items))[0][target]
+            plain = score_model(model, w.relevant, [k], w.n_items_all)[0][target]
             model.set_prior(w.fit, prior)
             prior_effect.append(float(metrics[target] - plain))
     out = {
@@ -207,7 +207,7 @@ def tune_family(
             # Pruning looks at the last window only (the other windows are already scored).
             if epoch % prune_every:
                 return
-            value = score_model(m, last.relevant, [int(tuning["target_k"])], len(last.items))
+            value = score_model(m, last.relevant, [int(tuning["target_k"])], last.n_items_all)
             trial.report(value[0][target], epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()

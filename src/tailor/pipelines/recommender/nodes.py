@@ -179,7 +179,7 @@ def tune_blend(
         per_window = []
         for w, prep in zip(windows, prepared, strict=True):
             recs = blend_lists(prep, method, [weight, 1 - weight], max(ks))
-            per_window.append(ranking_metrics(recs, w.relevant, ks, len(w.items)))
+            per_window.append(ranking_metrics(recs, w.relevant, ks, w.n_items_all))
         return {"val_metrics": summarise_windows(per_window, target), "val_windows": per_window}
 
     def objective(trial: optuna.Trial) -> float:
@@ -286,10 +286,12 @@ def refit_and_score(
 
     def record(name: str, model: Recommender, seconds: float, spec: dict[str, Any] | None):
         full = model.recommend(sorted(relevant), top_k)
-        test_metrics = ranking_metrics(lists_from_frame(full), relevant, ks, n_items)
+        # coverage_at_k over every item sold by the cutoff (as the evaluation pipeline),
+        # coverage_rankable_at_k over the rankable ones
+        test_metrics = ranking_metrics(lists_from_frame(full), relevant, ks, n_all)
         for k in ks:
             cov = test_metrics[f"coverage_at_{k}"]
-            test_metrics[f"coverage_all_at_{k}"] = cov * n_items / max(n_all, 1)
+            test_metrics[f"coverage_rankable_at_{k}"] = cov * n_all / max(n_items, 1)
         recs.append(full.assign(candidate=name))
         val = (spec or {}).get("val_metrics", {})
         windows = (spec or {}).get("val_windows", [])
