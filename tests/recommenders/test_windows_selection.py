@@ -159,3 +159,28 @@ def test_trials_are_nested_mlflow_runs_with_per_window_scores(tiny, tmp_path) ->
         assert out["prior_effect"] is None
     else:
         assert len(out["prior_effect"]) == 2
+
+
+def test_priors_are_neutral_at_zero_and_repeat_share_counts_returning_buyers() -> None:
+    from tailor.recommenders.priors import is_neutral, repeat_share, trend_prior
+
+    lines = pd.DataFrame(
+        {
+            "item_id": ["a", "a", "a", "b", "b"],
+            "user_id": ["1", "1", "2", "1", "2"],
+            "order_id": ["o1", "o2", "o3", "o1", "o3"],
+            "ts": pd.to_datetime(
+                ["2024-01-01", "2024-02-01", "2024-02-02", "2024-01-01", "2024-02-02"]
+            ),
+        }
+    )
+    index = {"a": 0, "b": 1, "c": 2}
+    as_of = T("2024-02-03")
+    assert is_neutral({"trend_exponent": 0.0, "repeat_exponent": 0.0, "recent_days": 30})
+    assert not is_neutral({"repeat_exponent": 0.5})
+    ones = trend_prior(lines, index, as_of, trend_exponent=0.0, repeat_exponent=0.0)
+    assert (ones == 1.0).all()
+    # a: 1 of 2 buyers came back; b: 0 of 2; c: never sold (neutral 0.5)
+    assert np.allclose(repeat_share(lines, index, 0.0), [0.5, 0.0, 0.5])
+    prior = trend_prior(lines, index, as_of, repeat_exponent=1.0, smoothing=1.0)
+    assert prior[0] > prior[1]
