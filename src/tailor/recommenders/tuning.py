@@ -113,6 +113,41 @@ def family_timeout(cfg: dict[str, Any], tuning: dict[str, Any]) -> float:
     return float(tuning["budget_seconds"]) * float(cfg.get("budget_share", 0.1))
 
 
+class Budget:
+    """Stops a study once its seconds are spent: CPU seconds of this process by default
+    (``tuning.budget_clock: cpu``), so a busy shared machine runs the same trials as a
+    quiet one and the run stays reproducible; ``wall`` counts elapsed time instead."""
+
+    def __init__(self, seconds: float, clock: str = "cpu") -> None:
+        if clock not in ("cpu", "wall"):
+            raise ValueError(f"recommender.tuning.budget_clock must be cpu or wall, not {clock}")
+        self.now = time.process_time if clock == "cpu" else time.perf_counter
+        self.seconds = float(seconds)
+        self.start = self.now()
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if self.now() - self.start >= self.seconds:
+            study.stop()
+
+
+def run_study(
+    study: optuna.Study,
+    objective: Any,
+    n_trials: int,
+    seconds: float,
+    tuning: dict[str, Any],
+    family: str,
+) -> None:
+    """``study.optimize`` within ``n_trials`` and the family's budget; every finished trial
+    is logged as a nested MLflow run."""
+    study.optimize(
+        objective,
+        n_trials=n_trials,
+        callbacks=[NestedRunCallback(family), Budget(seconds, tuning.get("budget_clock", "cpu"))],
+        gc_after_trial=True,
+    )
+
+
 def evaluate_on_windows(
     family: str,
     params: dict[str, Any],
@@ -236,13 +271,7 @@ def tune_family(
 
     if remaining:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=family_timeout(cfg, tuning),
-            callbacks=[NestedRunCallback(family)],
-            gc_after_trial=True,
-        )
+        run_study(study, objective, remaining, family_timeout(cfg, tuning), tuning, family)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(f"{family}: no complete trial in study {name}")

@@ -28,9 +28,9 @@ from tailor.recommenders.pyfunc import pyfunc_kwargs
 from tailor.recommenders.registry import make_candidate
 from tailor.recommenders.selection import choose_served
 from tailor.recommenders.tuning import (
-    NestedRunCallback,
     evaluate_on_windows,
     family_timeout,
+    run_study,
     tune_family,
 )
 from tailor.recommenders.windows import (
@@ -199,11 +199,13 @@ def tune_blend(
         return result["val_metrics"][target]
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(
+    run_study(
+        study,
         objective,
-        n_trials=int(cfg["n_trials"]),
-        timeout=family_timeout(cfg, params["tuning"]),
-        callbacks=[NestedRunCallback("blend")],
+        int(cfg["n_trials"]),
+        family_timeout(cfg, params["tuning"]),
+        params["tuning"],
+        "blend",
     )
     best = study.best_trial
     return {
