@@ -182,7 +182,9 @@ def scale(n_items: int, repeats: int) -> None:
                 "family": family + (" (baseline)" if family == "popularity" else ""),
                 "rankable items": f"{int(r['items']):,}",
                 "fit s wall / CPU": f"{r['fit']:.1f} / {r['fit_cpu']:.1f}",
-                "top-20 for 2,000 users s wall / CPU": f"{r['recommend']:.1f} / {r['recommend_cpu']:.1f}",
+                "top-20 of 2,000 users s wall / CPU": (
+                    f"{r['recommend']:.1f} / {r['recommend_cpu']:.1f}"
+                ),
                 "peak RSS MiB": f"{r['peak']:,.0f}",
                 "peak vs popularity": f"{r['peak'] / base['peak']:.2f}x",
             }
