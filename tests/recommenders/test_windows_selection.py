@@ -113,8 +113,18 @@ def test_blend_tuning_candidates_reproduce_the_served_blend(tiny) -> None:
         assert blend_lists(prep, method, [0.3, 0.7], 10) == expected
 
 
-def test_trials_are_nested_mlflow_runs_with_per_window_scores(tiny, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def mlflow_store(tmp_path_factory):
+    """One real SQLite MLflow store for the tests of this module (creating one is slow)."""
     import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}")
+    yield mlflow
+    mlflow.set_tracking_uri(None)
+
+
+def test_trials_are_nested_mlflow_runs_with_per_window_scores(tiny, mlflow_store) -> None:
+    mlflow = mlflow_store
 
     from tailor.recommenders.tuning import tune_family
     from tailor.recommenders.windows import make_windows
@@ -139,16 +149,12 @@ def test_trials_are_nested_mlflow_runs_with_per_window_scores(tiny, tmp_path) ->
         "storage_dir": None,
         "n_trials": 3,
     }
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    try:
-        with mlflow.start_run() as parent:
-            out = tune_family("item_knn", windows, cfg, tuning, seed=0)
-        runs = mlflow.search_runs(
-            [parent.info.experiment_id],
-            f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
-        )
-    finally:
-        mlflow.set_tracking_uri(None)
+    with mlflow.start_run() as parent:
+        out = tune_family("item_knn", windows, cfg, tuning, seed=0)
+    runs = mlflow.search_runs(
+        [parent.info.experiment_id],
+        f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
     assert len(runs) == 3
     assert {"metrics.val/ndcg_at_10_w0", "metrics.val/ndcg_at_10_w1"} <= set(runs.columns)
     row = runs.iloc[0]
@@ -184,3 +190,24 @@ def test_priors_are_neutral_at_zero_and_repeat_share_counts_returning_buyers() -
     assert np.allclose(repeat_share(lines, index, 0.0), [0.5, 0.0, 0.5])
     prior = trend_prior(lines, index, as_of, repeat_exponent=1.0, smoothing=1.0)
     assert prior[0] > prior[1]
+
+
+def test_a_popularity_fallback_is_tagged_on_the_run_and_logged(tiny, mlflow_store, caplog) -> None:
+    mlflow = mlflow_store
+
+    from tailor.pipelines.recommender.nodes import register_served_model
+    from tailor.recommenders.popularity import PopularityRecommender
+
+    model = PopularityRecommender().fit(tiny["interactions"], tiny["items"])
+    selection = choose_served(
+        {"popularity": cand([0.10, 0.10]), "a": cand([0.09, 0.30])}, "popularity", "m"
+    )
+    info = {"candidate": "popularity", "selection": selection, "val_metrics": {}}
+    params = {"registry": {"enabled": False}, "tuning": {"target_k": 10}}
+    with caplog.at_level(logging.WARNING), mlflow.start_run() as run:
+        register_served_model(model, info, tiny["items"], params)
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    assert tags["recommender.fallback"] == "true"
+    assert tags["recommender.served"] == "popularity"
+    assert "no candidate beat popularity" in tags["recommender.selection_reason"]
+    assert "served popularity" in caplog.text
