@@ -52,7 +52,7 @@ def window_bounds(
     """``(start, end]`` of each window, oldest first; the last ends at ``cutoff``.
 
     ``window_days`` null: the test window's length (``test_end - cutoff``). Windows whose
-    fit period would be shorter than ``min_fit_days`` (null: one window length) are
+    fit period would be shorter than ``min_fit_days`` (null: half a window length) are
     dropped with a warning naming the parameter; no window left is an error.
     """
     cutoff = pd.Timestamp(cutoff)
@@ -61,7 +61,7 @@ def window_bounds(
         if window_days
         else max(pd.Timestamp(test_end) - cutoff, pd.Timedelta(days=1))
     )
-    min_fit = length if min_fit_days is None else pd.Timedelta(days=float(min_fit_days))
+    min_fit = length / 2 if min_fit_days is None else pd.Timedelta(days=float(min_fit_days))
     bounds = []
     for i in range(int(n_windows), 0, -1):
         start = cutoff - i * length
