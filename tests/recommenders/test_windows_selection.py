@@ -119,6 +119,8 @@ def mlflow_store(tmp_path_factory):
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}")
+    # an experiment of this store (another test may have left its own active)
+    mlflow.set_experiment("recommender-tests")
     yield mlflow
     mlflow.set_tracking_uri(None)
 
