@@ -31,8 +31,17 @@ def summary_table(
     n_resamples: int,
     confidence: float,
     seed: int,
+    baseline: str | None = None,
 ) -> pd.DataFrame:
-    """One row per candidate: n_users, every mean, coverage@K, and a CI for ``ci_metric``."""
+    """One row per candidate: n_users, every mean, coverage@K, and a CI for ``ci_metric``.
+
+    With ``baseline`` (a candidate name), also the mean per-user difference candidate -
+    baseline in ``ci_metric`` with a paired bootstrap CI (the same users resampled for
+    both, so the interval is of the difference, not two overlapping intervals).
+    """
+    base = None
+    if baseline is not None and baseline in set(per_user["candidate"]):
+        base = per_user[per_user["candidate"] == baseline].set_index("user_id")[ci_metric]
     rows = []
     by_candidate = per_user.groupby("candidate", sort=True)
     for candidate, frame in progress(by_candidate, "bootstrap CIs", by_candidate.ngroups):
@@ -45,6 +54,11 @@ def summary_table(
             row[metric_key("coverage", k)] = coverage(lists, k, n_items)
         low, high = bootstrap_mean_ci(frame[ci_metric].to_numpy(), n_resamples, confidence, seed)
         row[f"{ci_metric}_ci_low"], row[f"{ci_metric}_ci_high"] = low, high
+        if base is not None:
+            diff = frame.set_index("user_id")[ci_metric] - base.reindex(frame["user_id"])
+            d_low, d_high = bootstrap_mean_ci(diff.to_numpy(), n_resamples, confidence, seed)
+            row[f"{ci_metric}_diff"] = float(diff.mean())
+            row[f"{ci_metric}_diff_ci_low"], row[f"{ci_metric}_diff_ci_high"] = d_low, d_high
         rows.append(row)
     return pd.DataFrame(rows)
 

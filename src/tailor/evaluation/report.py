@@ -35,6 +35,7 @@ def comparison_table(summary: pd.DataFrame, k: int, ci_metric: str) -> pd.DataFr
         "n_users": "users",
         metric_key("ndcg", k): f"NDCG@{k}",
         "ci": "95% CI",
+        "diff": "Δ vs baseline [paired 95% CI]",
         metric_key("precision", k): f"P@{k}",
         metric_key("recall", k): f"R@{k}",
         metric_key("map", k): f"MAP@{k}",
@@ -52,6 +53,16 @@ def comparison_table(summary: pd.DataFrame, k: int, ci_metric: str) -> pd.DataFr
             )
         ]
     )
+    if f"{ci_metric}_diff" in summary:
+        out["diff"] = [
+            "–" if pd.isna(d) else f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+            for d, lo, hi in zip(
+                summary[f"{ci_metric}_diff"],
+                summary[f"{ci_metric}_diff_ci_low"],
+                summary[f"{ci_metric}_diff_ci_high"],
+                strict=True,
+            )
+        ]
     out = out.sort_values(metric_key("ndcg", k), ascending=False)
     return out[[c for c in cols if c in out]].rename(columns=cols)
 

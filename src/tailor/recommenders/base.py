@@ -17,10 +17,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tailor.recommenders.matrix import binary, history_rows, user_item_matrix
-from tailor.recommenders.priors import buyers_between, trend_prior
+from tailor.recommenders.priors import buyers_between, is_neutral, trend_prior
 
 EpochCallback = Callable[[int, "Recommender"], None]
 CHUNK = 1024
+# Dense scores are built for at most this many (user, item) cells at a time, so a catalog
+# of 100k items scores a few dozen users per chunk instead of holding users x items.
+MAX_CELLS = 4_000_000
 
 
 class Recommender(ABC):
@@ -92,7 +95,7 @@ class Recommender(ABC):
         self.prior_params = dict(prior or {})
         self.prior = (
             trend_prior(interactions, self.item_index, self.as_of, **self.prior_params)
-            if self.nonnegative_scores and self.prior_params
+            if self.nonnegative_scores and not is_neutral(self.prior_params)
             else None
         )
         return self
@@ -174,15 +177,16 @@ class Recommender(ABC):
         user_ids = [str(u) for u in user_ids]
         recent = [list(r) for r in recent] if recent is not None else None
         parts = []
-        for start in range(0, len(user_ids), CHUNK):
-            batch = user_ids[start : start + CHUNK]
-            rec_batch = recent[start : start + CHUNK] if recent is not None else None
+        chunk = max(1, min(CHUNK, MAX_CELLS // max(self.n_items, 1)))
+        for start in range(0, len(user_ids), chunk):
+            batch = user_ids[start : start + chunk]
+            rec_batch = recent[start : start + chunk] if recent is not None else None
             scores, hist = self.score(batch, rec_batch)
             scores = np.nan_to_num(scores, nan=-np.inf, posinf=np.finfo(np.float64).max)
             if exclude:
                 scores[hist.nonzero()] = -np.inf
             kk = min(int(k), self.n_items)
-            order = np.argsort(-scores, axis=1, kind="stable")[:, :kk]
+            order = top_k_order(scores, kk)
             top = np.take_along_axis(scores, order, axis=1)
             valid = np.isfinite(top)
             users = np.repeat(np.asarray(batch, dtype=object), kk).reshape(len(batch), kk)
@@ -201,3 +205,20 @@ class Recommender(ABC):
             return pd.DataFrame(columns=["user_id", "rank", "item_id", "score"])
         out = pd.concat(parts, ignore_index=True)
         return out.astype({"user_id": str, "item_id": str, "rank": np.int64, "score": float})
+
+
+def top_k_order(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's ``k`` best scores, best first, ties by column order.
+
+    Same result as a full stable argsort cut at ``k``, but only the candidates at or above
+    each row's k-th score are sorted (a 100k-item catalog sorts a few dozen per row).
+    """
+    n = scores.shape[1]
+    if k >= n or n <= 4 * k:
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+    out = np.empty((scores.shape[0], k), dtype=np.int64)
+    for r in range(scores.shape[0]):
+        cand = np.flatnonzero(scores[r] >= kth[r])
+        out[r] = cand[np.argsort(-scores[r, cand], kind="stable")[:k]]
+    return out

@@ -7,12 +7,16 @@ be multiplied by the trend prior (``priors.trend_prior``).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from tailor.recommenders.base import EpochCallback, Recommender
+
+log = logging.getLogger(__name__)
 
 
 def ease_weights(x: sp.csr_matrix, lam: float) -> np.ndarray:
@@ -50,6 +54,20 @@ class EaseRecommender(Recommender):
         # carry almost no co-purchase signal and the inverse is cubic in the item count.
         buyers = np.asarray((x > 0).sum(axis=0)).ravel()
         self.active = np.flatnonzero(buyers >= int(self.params.get("min_item_buyers", 2)))
+        # The Gram matrix is dense (items^2 floats, cubic to invert): above ``max_items``
+        # only the most-bought items get weights, the others score 0 (ranked last).
+        cap = int(self.params.get("max_items", 5000))
+        if len(self.active) > cap:
+            order = np.argsort(-buyers[self.active], kind="stable")[:cap]
+            log.warning(
+                "EASE: %d items pass min_item_buyers; the dense Gram matrix is restricted to "
+                "the %d most-bought (max_items=%d, %.0f MB in float32)",
+                len(self.active),
+                cap,
+                cap,
+                cap * cap * 4 / 2**20,
+            )
+            self.active = np.sort(self.active[order])
         self.weights = ease_weights(x[:, self.active], float(self.params.get("lam", 300.0)))
 
     def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:

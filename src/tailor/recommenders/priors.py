@@ -1,8 +1,10 @@
-"""Item priors from the end of the training window: recent popularity and trend.
+"""Item priors from the end of the training window: recent popularity, trend, repeat.
 
-Purchases are seasonal (gift shop: the autumn ramps up to Christmas); an item whose buyers
-grew over the last weeks is likelier to be bought next. Only training data is used: counts
-in the last ``recent_days`` before ``as_of`` against the ``long_days`` before that.
+Hypotheses, not defaults: a seasonal shop may reward items whose buyers grew over the last
+weeks (trend), a fast-moving one recently popular items (recency), a grocery items that
+their buyers come back for (repeat). Each exponent is 0 (no effect) unless validation on
+several windows chooses otherwise. Only training data is used: counts in the last
+``recent_days`` before ``as_of`` against the ``long_days`` before that.
 """
 
 from __future__ import annotations
@@ -36,13 +38,21 @@ def trend_prior(
     popularity_exponent: float = 0.0,
     trend_exponent: float = 0.0,
     smoothing: float = 1.0,
+    repeat_exponent: float = 0.0,
 ) -> np.ndarray:
-    """Multiplicative item prior ``(recent+a)^p * ((recent+a)/(before_rate+a))^t``.
+    """Multiplicative item prior ``(recent+a)^p * ((recent+a)/(before_rate+a))^t * r^q``.
 
     ``before_rate`` is the buyer count of the earlier ``long_days`` scaled to
-    ``recent_days``. Exponents 0 give a prior of ones (no effect).
+    ``recent_days``; ``r`` is the share of an item's buyers who bought it in two or more
+    orders (smoothed). Exponents 0 give a prior of ones (no effect).
     """
-    if popularity_exponent == 0 and trend_exponent == 0:
+    if is_neutral(
+        {
+            "popularity_exponent": popularity_exponent,
+            "trend_exponent": trend_exponent,
+            "repeat_exponent": repeat_exponent,
+        }
+    ):
         return np.ones(len(item_index))
     recent_start = as_of - pd.Timedelta(days=recent_days)
     recent = buyers_between(interactions, item_index, recent_start, as_of)
@@ -52,4 +62,28 @@ def trend_prior(
     before = before * recent_days / long_days
     a = float(smoothing)
     prior = (recent + a) ** popularity_exponent * ((recent + a) / (before + a)) ** trend_exponent
+    if repeat_exponent:
+        prior = prior * repeat_share(interactions, item_index, a) ** repeat_exponent
     return prior / prior.max()
+
+
+def repeat_share(
+    interactions: pd.DataFrame, item_index: dict[str, int], smoothing: float
+) -> np.ndarray:
+    """(repeat buyers + a/2) / (buyers + a) per item: how often buyers come back for it."""
+    orders = interactions.groupby(["item_id", "user_id"])["order_id"].nunique()
+    per_item = (orders >= 2).groupby(level=0).agg(["sum", "size"])
+    out = np.full(len(item_index), 0.5)
+    rows = per_item.index.map(item_index)
+    keep = ~pd.isna(rows)
+    share = (per_item["sum"] + smoothing / 2) / (per_item["size"] + smoothing)
+    out[np.asarray(rows[keep], dtype=np.int64)] = share.to_numpy()[keep]
+    return out
+
+
+EXPONENTS = ("popularity_exponent", "trend_exponent", "repeat_exponent")
+
+
+def is_neutral(prior: dict[str, float] | None) -> bool:
+    """True when the prior has no effect (every exponent 0 or absent)."""
+    return not prior or all(float(prior.get(e, 0.0)) == 0.0 for e in EXPONENTS)

@@ -1,8 +1,10 @@
-"""Optuna tuning of one candidate family on the fit/validation split (never the test window).
+"""Optuna tuning of one candidate family on rolling validation windows inside train
+(never the test window).
 
 One study per family, stored in SQLite (a rerun resumes and only runs the missing trials);
-each trial is a nested MLflow run when a run is active; LightFM reports validation NDCG
-per epoch so the median pruner can stop bad trials early.
+a trial fits its parameters on every window and scores the mean NDCG over them (the
+per-window values and their spread are kept); each trial is a nested MLflow run when a run
+is active; LightFM reports the last window's NDCG per epoch to the median pruner.
 """
 
 from __future__ import annotations
@@ -14,20 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import pandas as pd
 
 from tailor.progress import TrialProgress
 from tailor.recommenders.base import Recommender
-from tailor.recommenders.evaluate import holdout_truth, score_model
+from tailor.recommenders.evaluate import score_model
+from tailor.recommenders.priors import is_neutral
 from tailor.recommenders.registry import make_candidate, split_prior
+from tailor.recommenders.windows import Window, summarise_windows
 from tailor.tracking import OptunaMlflowCallback, study_name, suggest
 
 log = logging.getLogger(__name__)
 
 
 def mlflow_callback(family: str) -> OptunaMlflowCallback:
-    """Nested MLflow run per trial: ``<family>.<param>``, ``val/<metric>``, LightFM's
-    validation NDCG per epoch as a history."""
+    """Nested MLflow run per trial: ``<family>.<param>``, ``val/<metric>`` (and per window
+    ``val/<metric>_w<i>``), LightFM's validation NDCG per epoch as a history."""
     return OptunaMlflowCallback(
         family,
         metric_prefix="val/",
@@ -37,21 +40,114 @@ def mlflow_callback(family: str) -> OptunaMlflowCallback:
     )
 
 
+def family_study_name(family: str, windows: list[Window], cfg: dict[str, Any]) -> str:
+    """The one study-naming rule (content hash) over the windows' fit data and the config."""
+    data = {f"w{i}_fit": w.fit for i, w in enumerate(windows)}
+    labels = [[w.label, len(w.items), len(w.relevant)] for w in windows]
+    return study_name(f"recommender-{family}", data, {"windows": labels, **cfg})
+
+
+def family_timeout(cfg: dict[str, Any], tuning: dict[str, Any]) -> float:
+    """Seconds for one family's study: its share of ``tuning.budget_seconds``."""
+    return float(tuning["budget_seconds"]) * float(cfg.get("budget_share", 0.1))
+
+
+class Budget:
+    """Stops a study once its seconds are spent: CPU seconds of this process by default
+    (``tuning.budget_clock: cpu``), so a busy shared machine runs the same trials as a
+    quiet one and the run stays reproducible; ``wall`` counts elapsed time instead."""
+
+    def __init__(self, seconds: float, clock: str = "cpu") -> None:
+        if clock not in ("cpu", "wall"):
+            raise ValueError(f"recommender.tuning.budget_clock must be cpu or wall, not {clock}")
+        self.now = time.process_time if clock == "cpu" else time.perf_counter
+        self.seconds = float(seconds)
+        self.start = self.now()
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if self.now() - self.start >= self.seconds:
+            study.stop()
+
+
+def run_study(
+    study: optuna.Study,
+    objective: Any,
+    n_trials: int,
+    seconds: float,
+    tuning: dict[str, Any],
+    family: str,
+) -> None:
+    """``study.optimize`` within ``n_trials`` and the family's budget; every finished trial
+    is logged as a nested MLflow run."""
+    study.optimize(
+        objective,
+        n_trials=n_trials,
+        callbacks=[
+            mlflow_callback(family),
+            Budget(seconds, tuning.get("budget_clock", "cpu")),
+            TrialProgress(n_trials, f"{family} trials"),
+        ],
+        gc_after_trial=True,
+    )
+
+
+def evaluate_on_windows(
+    family: str,
+    params: dict[str, Any],
+    windows: list[Window],
+    ks: list[int],
+    seed: int,
+    target: str,
+    cache: dict[str, Recommender] | None = None,
+    on_epoch: Any = None,
+) -> dict[str, Any]:
+    """Fit ``params`` on every window and score it: per-window metrics, their mean and
+    spread, and the effect of the prior per window (score with it minus without it)."""
+    model_params, prior = split_prior(params)
+    key = json.dumps(model_params, sort_keys=True, default=str)
+    per_window, prior_effect = [], []
+    for i, w in enumerate(windows):
+        wkey = f"{i}:{key}"
+        if cache is not None and wkey in cache:
+            model = cache[wkey].set_prior(w.fit, prior)
+        else:
+            model = make_candidate(family, params, seed)
+            last = i == len(windows) - 1
+            model.fit(w.fit, w.items, w.users, on_epoch=on_epoch if last else None)
+            if cache is not None:
+                cache[wkey] = model
+        metrics = score_model(model, w.relevant, ks, w.n_items_all)[0]
+        per_window.append(metrics)
+        if model.nonnegative_scores and not is_neutral(prior):
+            # The same fit without the prior: what the prior adds on this window.
+            model.set_prior(w.fit, {})
+            k = int(target.rsplit("_", 1)[1])
+            plain = score_model(model, w.relevant, [k], w.n_items_all)[0][target]
+            model.set_prior(w.fit, prior)
+            prior_effect.append(float(metrics[target] - plain))
+    out = {
+        "val_metrics": summarise_windows(per_window, target),
+        "val_windows": [{k: float(v) for k, v in m.items()} for m in per_window],
+    }
+    if prior_effect:
+        out["prior_effect"] = prior_effect
+    return out
+
+
 def tune_family(
     family: str,
-    fit: pd.DataFrame,
-    val: pd.DataFrame,
-    items: pd.DataFrame,
-    users: pd.DataFrame | None,
+    windows: list[Window],
     cfg: dict[str, Any],
     tuning: dict[str, Any],
     seed: int,
 ) -> dict[str, Any]:
-    """Run (or resume) the family's study; returns best params and its validation metrics."""
+    """Run (or resume) the family's study; trial score = mean target over the windows.
+
+    Returns the best params, their mean/spread and per-window validation metrics, and the
+    per-window effect of the prior of the best trial.
+    """
     ks = [int(k) for k in tuning["ks"]]
     target = f"ndcg_at_{int(tuning['target_k'])}"
-    relevant = holdout_truth(fit, val)
-    n_items = len(items)
     fixed = dict(cfg.get("fixed", {}))
     space = dict(cfg.get("space", {}))
     storage_dir = tuning.get("storage_dir")
@@ -59,8 +155,7 @@ def tune_family(
     if storage_dir:
         Path(storage_dir).mkdir(parents=True, exist_ok=True)
         storage = f"sqlite:///{Path(storage_dir) / 'optuna_recommender.db'}"
-    data = {"fit": fit, "val": val, "items": items}
-    name = study_name(f"recommender-{family}", data, {"fixed": fixed, "space": space, "seed": seed})
+    name = family_study_name(family, windows, {"fixed": fixed, "space": space, "seed": seed})
     study = optuna.create_study(
         study_name=name,
         storage=storage,
@@ -77,43 +172,41 @@ def tune_family(
     if not done and cfg.get("start"):
         study.enqueue_trial({k: v for k, v in cfg["start"].items() if k in space})
     prune_every = int(tuning.get("prune_every", 2))
-    # Fitted models by their non-prior parameters: a trial that only changes the trend
-    # prior reuses the fit (EASE's inverse is the expensive part).
+    # Fitted models by (window, non-prior parameters): a trial that only changes a prior
+    # reuses the fits (EASE's inverse is the expensive part).
     cache: dict[str, Recommender] = {}
-    cache_size = int(tuning.get("fit_cache", 3))
+    cache_size = int(tuning.get("fit_cache", 3)) * len(windows)
+    last = windows[-1]
 
     def objective(trial: optuna.Trial) -> float:
         params = {**fixed, **suggest(trial, space)}
-        model = make_candidate(family, params, seed)
 
         def on_epoch(epoch: int, m: Recommender) -> None:
+            # Pruning looks at the last window only (the other windows are already scored).
             if epoch % prune_every:
                 return
-            value = score_model(m, relevant, [int(tuning["target_k"])], n_items)[0][target]
-            trial.report(value, epoch)
+            value = score_model(m, last.relevant, [int(tuning["target_k"])], last.n_items_all)
+            trial.report(value[0][target], epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
         start = time.perf_counter()
-        model_params, prior = split_prior(params)
-        key = json.dumps(model_params, sort_keys=True, default=str)
-        if key in cache:
-            model = cache[key].set_prior(fit, prior)
-        else:
-            model.fit(fit, items, users, on_epoch=on_epoch)
-            if cache_size > 0:
-                cache[key] = model
-                while len(cache) > cache_size:
-                    cache.pop(next(iter(cache)))
-        metrics = score_model(model, relevant, ks, n_items)[0]
+        result = evaluate_on_windows(family, params, windows, ks, seed, target, cache, on_epoch)
+        while len(cache) > cache_size:
+            cache.pop(next(iter(cache)))
+        metrics = result["val_metrics"]
         trial.set_user_attr("metrics", metrics)
+        trial.set_user_attr("windows", result["val_windows"])
+        if "prior_effect" in result:
+            trial.set_user_attr("prior_effect", result["prior_effect"])
         trial.set_user_attr("fit_seconds", time.perf_counter() - start)
         log.info(
-            "%s trial %d: %s=%.4f %s (%.1fs)",
+            "%s trial %d: mean %s=%.4f (windows %s) %s (%.1fs)",
             family,
             trial.number,
             target,
             metrics[target],
+            ", ".join(f"{w[target]:.4f}" for w in result["val_windows"]),
             params,
             time.perf_counter() - start,
         )
@@ -121,22 +214,27 @@ def tune_family(
 
     if remaining:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=float(cfg.get("timeout", tuning["timeout"])),
-            callbacks=[mlflow_callback(family), TrialProgress(remaining, f"{family} trials")],
-            gc_after_trial=True,
-        )
+        run_study(study, objective, remaining, family_timeout(cfg, tuning), tuning, family)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(f"{family}: no complete trial in study {name}")
     best = study.best_trial
-    log.info("%s: best %s=%.4f after %d trials", family, target, best.value, len(study.trials))
+    effect = best.user_attrs.get("prior_effect")
+    log.info(
+        "%s: best mean %s=%.4f (windows %s) after %d trials; prior effect per window: %s",
+        family,
+        target,
+        best.value,
+        ", ".join(f"{w[target]:.4f}" for w in best.user_attrs["windows"]),
+        len(study.trials),
+        "neutral prior" if effect is None else ", ".join(f"{e:+.4f}" for e in effect),
+    )
     return {
         "family": family,
         "params": {**fixed, **best.params},
         "val_metrics": best.user_attrs["metrics"],
+        "val_windows": best.user_attrs["windows"],
+        "prior_effect": effect,
         "study": name,
         "n_trials": len(study.trials),
         "n_pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),

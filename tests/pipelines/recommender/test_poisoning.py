@@ -25,11 +25,12 @@ def small_params() -> dict[str, Any]:
         "recommender"
     ]
     params = copy.deepcopy(params)
-    params["tuning"].update(n_trials=3, timeout=30, storage_dir=None, startup=2)
+    # A budget no trial reaches: the trial caps decide, so both runs try the same configs.
+    params["tuning"].update(n_trials=3, budget_seconds=3000, storage_dir=None, startup=2)
     for fam in params["families"].values():
         fam["n_trials"] = 3
-        fam["timeout"] = 30
     params["families"]["ease"]["fixed"]["min_item_buyers"] = 1
+    params["min_item_buyers"] = 1
     params["families"]["als"]["space"]["factors"]["choices"] = [4, 8]
     params["families"]["als"]["start"]["factors"] = 8
     params["families"]["lightfm"]["space"]["components"]["choices"] = [4, 8]
@@ -44,20 +45,16 @@ def small_params() -> dict[str, Any]:
 def inputs(test_override: pd.DataFrame | None = None) -> dict[str, Any]:
     inter = planted_interactions(n_users=80, seed=3)
     train, test = split_by_time(inter, "2023-06-01")
-    fit, val = split_by_time(train, "2023-05-01")
     users = planted_users(inter)
     features = users[["user_id", "country"]].assign(recency_days=np.arange(len(users)) % 9)
-    segments = users[["user_id", "rule_segment"]].assign(cluster_label="c")
     return {
         "interactions_train": train,
         "interactions_test": test if test_override is None else test_override,
-        "interactions_fit": fit,
-        "interactions_val": val,
+        "interactions": inter,
         "item_catalog": planted_items(),
         "customer_features_val": features,
         "customer_features_train": features,
-        "customer_segments_val": segments,
-        "customer_segments_train": segments,
+        "params:split": {"cutoff": "2023-06-01", "test_end": None},
         "params:recommender": small_params(),
         "params:seed": 5,
     }
@@ -75,6 +72,8 @@ def run(data: dict[str, Any]) -> dict[str, Any]:
     catalog = DataCatalog({name: MemoryDataset(value) for name, value in data.items()})
     outputs = [
         *sorted(o for o in pipeline.all_outputs() if o.startswith("recommender_tuned")),
+        "recommender_untuned",
+        "recommender_selection",
         "recommender_served",
         "recommendations_test",
     ]
@@ -86,9 +85,10 @@ def run(data: dict[str, Any]) -> dict[str, Any]:
 
 def test_tuning_nodes_do_not_take_the_test_window() -> None:
     for node in create_pipeline().nodes:
-        if node.name.startswith("tune_"):
+        if node.name.startswith(("tune_", "validate_", "select_")):
             assert "interactions_test" not in node.inputs
             assert "interactions_train" not in node.inputs
+            assert "interactions" not in node.inputs
 
 
 def test_poisoned_test_window_changes_no_choice() -> None:
@@ -106,6 +106,9 @@ def test_poisoned_test_window_changes_no_choice() -> None:
     for name in clean:
         if name.startswith("recommender_tuned"):
             assert clean[name].get("params") == dirty[name].get("params"), name
+            assert clean[name].get("val_windows") == dirty[name].get("val_windows"), name
+    assert clean["recommender_untuned"] == dirty["recommender_untuned"]
+    assert clean["recommender_selection"] == dirty["recommender_selection"]
     assert clean["recommender_served"]["candidate"] == dirty["recommender_served"]["candidate"]
     assert clean["recommender_served"]["params"] == dirty["recommender_served"]["params"]
     assert clean["recommender_served"]["val_metrics"] == dirty["recommender_served"]["val_metrics"]

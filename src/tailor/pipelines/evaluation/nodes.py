@@ -116,6 +116,7 @@ def summarise(
         n_resamples=boot["n_resamples"],
         confidence=boot["confidence"],
         seed=seed,
+        baseline=params.get("ci_baseline"),
     )
 
 
@@ -221,6 +222,11 @@ def _candidate_scores(row: dict[str, Any], params: dict[str, Any]) -> dict[str, 
                 out[metric_key(m, k)] = row[metric_key(m, k)]
     out[f"{ci}_ci_low"] = row[f"{ci}_ci_low"]
     out[f"{ci}_ci_high"] = row[f"{ci}_ci_high"]
+    base = params.get("ci_baseline")
+    if base and f"{ci}_diff" in row and row["candidate"] != base:
+        # paired bootstrap of this candidate minus the baseline, on the same users
+        for part in ("diff", "diff_ci_low", "diff_ci_high"):
+            out[f"{ci}_{part}_vs_{base}"] = row[f"{ci}_{part}"]
     return out
 
 

@@ -1,7 +1,8 @@
 """Nodes of the recommender pipeline (pure functions; I/O in the catalog).
 
-Tuning nodes see only ``interactions_fit``/``interactions_val`` and features as of the
-validation cutoff; the test window enters only ``refit_and_score``.
+Tuning and selection see only the rolling validation windows carved from train (fit data,
+truth and user attributes as of each window's start); the test window enters only
+``refit_and_score``.
 """
 
 from __future__ import annotations
@@ -13,21 +14,36 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import optuna
 import pandas as pd
 
 from tailor.item_catalog import items_known_by
 from tailor.metrics import lists_from_frame, ranking_metrics
-from tailor.progress import TrialProgress, progress
+from tailor.progress import progress
 from tailor.recommenders.base import Recommender
-from tailor.recommenders.blend import BlendRecommender, normalise
+from tailor.recommenders.blend import BlendRecommender
+from tailor.recommenders.blend_tuning import blend_candidates, blend_lists
 from tailor.recommenders.champion import promote
 from tailor.recommenders.evaluate import holdout_truth
 from tailor.recommenders.pyfunc import pyfunc_kwargs
 from tailor.recommenders.registry import make_candidate
-from tailor.recommenders.tuning import mlflow_callback, tune_family
-from tailor.tracking import study_name
+from tailor.recommenders.selection import choose_served
+from tailor.recommenders.tuning import (
+    evaluate_on_windows,
+    family_study_name,
+    family_timeout,
+    run_study,
+    tune_family,
+)
+from tailor.recommenders.windows import (
+    Window,
+    make_windows,
+    rankable_items,
+    restrict,
+    summarise_windows,
+    window_bounds,
+    window_features,
+)
 
 log = logging.getLogger(__name__)
 FAMILIES = ["popularity", "ease", "als", "item_knn", "content", "lightfm"]
@@ -59,93 +75,156 @@ def user_attributes(
     return out.reset_index()
 
 
+def validation_windows(
+    train: pd.DataFrame,
+    interactions: pd.DataFrame,
+    items: pd.DataFrame,
+    features: pd.DataFrame,
+    split: dict[str, Any],
+    params: dict[str, Any],
+) -> list[Window]:
+    """The rolling validation windows inside train (see ``windows.py``).
+
+    ``interactions`` is read only for the data's last timestamp (the default window length
+    is the test window's); user attributes are rebuilt as of each window's start from the
+    window's own fit lines plus the static columns of ``features``.
+    """
+    cfg = params["validation"]
+    test_end = split.get("test_end") or interactions["ts"].max()
+    bounds = window_bounds(
+        split["cutoff"],
+        train["ts"].min(),
+        pd.Timestamp(test_end),
+        int(cfg["n_windows"]),
+        cfg.get("window_days"),
+        cfg.get("min_fit_days"),
+    )
+    no_segments = pd.DataFrame({"user_id": pd.Series(dtype=str)})
+
+    def users_at(fit: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+        return user_attributes(window_features(features, fit, as_of), no_segments, params)
+
+    return make_windows(train, items, bounds, int(params["min_item_buyers"]), users_at)
+
+
+def train_user_attributes(
+    train: pd.DataFrame, features: pd.DataFrame, split: dict[str, Any], params: dict[str, Any]
+) -> pd.DataFrame:
+    """User attributes as of the cutoff, built exactly as the windows build theirs."""
+    no_segments = pd.DataFrame({"user_id": pd.Series(dtype=str)})
+    as_of = pd.Timestamp(split["cutoff"])
+    return user_attributes(window_features(features, train, as_of), no_segments, params)
+
+
 def make_tune_node(family: str):
-    def tune_node(
-        fit: pd.DataFrame,
-        val: pd.DataFrame,
-        items: pd.DataFrame,
-        users: pd.DataFrame,
-        params: dict[str, Any],
-        seed: int,
-    ) -> dict[str, Any]:
-        """One Optuna study for ``family`` on the fit/validation split."""
-        return tune_family(
-            family,
-            fit,
-            val,
-            items_known_by(items, fit),
-            users,
-            params["families"][family],
-            params["tuning"],
-            seed,
-        )
+    def tune_node(windows: list[Window], params: dict[str, Any], seed: int) -> dict[str, Any]:
+        """One Optuna study for ``family``, scored on the validation windows."""
+        return tune_family(family, windows, params["families"][family], params["tuning"], seed)
 
     tune_node.__name__ = f"tune_{family}"
     return tune_node
 
 
-def _blend_weights(parts: list[np.ndarray], method: str, rrf_k: float, w: float) -> np.ndarray:
-    return w * normalise(parts[0], method, rrf_k) + (1 - w) * normalise(parts[1], method, rrf_k)
+def validate_untuned(windows: list[Window], params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The untuned baselines (popularity and each family's plain version) on the windows:
+    they compete in selection like the tuned candidates."""
+    ks = [int(k) for k in params["tuning"]["ks"]]
+    target = f"ndcg_at_{int(params['tuning']['target_k'])}"
+    out = {}
+    for name, spec in params["baselines"].items():
+        start = time.perf_counter()
+        result = evaluate_on_windows(
+            spec["family"], spec.get("params", {}), windows, ks, seed, target
+        )
+        out[name] = {"family": spec["family"], "params": dict(spec.get("params", {})), **result}
+        log.info(
+            "untuned %s: mean %s=%.4f (windows %s, %.1fs)",
+            name,
+            target,
+            result["val_metrics"][target],
+            ", ".join(f"{w[target]:.4f}" for w in result["val_windows"]),
+            time.perf_counter() - start,
+        )
+    return out
 
 
 def tune_blend(
-    fit: pd.DataFrame,
-    val: pd.DataFrame,
-    items: pd.DataFrame,
-    users: pd.DataFrame,
-    params: dict[str, Any],
-    seed: int,
-    *tuned: dict[str, Any],
+    windows: list[Window], params: dict[str, Any], seed: int, *tuned: dict[str, Any]
 ) -> dict[str, Any]:
-    """Blend of the two best families on validation: weight and method tuned by Optuna.
-
-    The components are fitted once on the fit split; trials only recombine their scores.
-    """
+    """Blend of the two best families (mean over windows): weight and method tuned by
+    Optuna on the same windows. The components are fitted once per window; trials only
+    recombine their scores on each user's candidate items."""
     cfg = params["blend"]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
     ranked = sorted(tuned, key=lambda t: -t["val_metrics"][target])
     ranked = [t for t in ranked if t["family"] != "popularity"][: int(cfg["top"])]
     if not cfg["enabled"] or len(ranked) < 2:
         return {"family": "blend", "enabled": False}
-    items = items_known_by(items, fit)
-    relevant = holdout_truth(fit, val)
-    users_eval = sorted(relevant)
-    comps = [make_candidate(t["family"], t["params"], seed).fit(fit, items, users) for t in ranked]
-    parts, bought = [], None
-    for c in comps:
-        s, bought = c.score(users_eval)
-        parts.append(s)
     ks = [int(k) for k in params["tuning"]["ks"]]
-    item_ids = comps[0].item_ids
+    prepared = []
+    for w in windows:
+        comps = [
+            make_candidate(t["family"], t["params"], seed).fit(w.fit, w.items, w.users)
+            for t in ranked
+        ]
+        prepared.append(
+            blend_candidates(
+                comps,
+                sorted(w.relevant),
+                cfg["methods"],
+                float(cfg["rrf_k"]),
+                int(cfg["candidates"]),
+            )
+        )
 
-    def evaluate(method: str, w: float) -> dict[str, float]:
-        s = _blend_weights(parts, method, float(cfg["rrf_k"]), w)
-        s[bought.nonzero()] = -np.inf
-        top = np.argsort(-s, axis=1, kind="stable")[:, : max(ks)]
-        recs = {u: list(item_ids[top[i]]) for i, u in enumerate(users_eval)}
-        return ranking_metrics(recs, relevant, ks, len(items))
+    def evaluate(method: str, weight: float) -> dict[str, Any]:
+        per_window = []
+        for w, prep in zip(windows, prepared, strict=True):
+            recs = blend_lists(prep, method, [weight, 1 - weight], max(ks))
+            per_window.append(ranking_metrics(recs, w.relevant, ks, w.n_items_all))
+        return {"val_metrics": summarise_windows(per_window, target), "val_windows": per_window}
 
     def objective(trial: optuna.Trial) -> float:
         method = trial.suggest_categorical("method", list(cfg["methods"]))
-        w = trial.suggest_float("weight", 0.0, 1.0)
-        metrics = evaluate(method, w)
-        trial.set_user_attr("metrics", metrics)
+        weight = trial.suggest_float("weight", 0.0, 1.0)
+        result = evaluate(method, weight)
+        trial.set_user_attr("metrics", result["val_metrics"])
+        trial.set_user_attr("windows", result["val_windows"])
         log.info(
-            "blend trial %d: %s=%.4f (%s, w=%.2f)", trial.number, target, metrics[target], method, w
+            "blend trial %d: mean %s=%.4f (%s, w=%.2f)",
+            trial.number,
+            target,
+            result["val_metrics"][target],
+            method,
+            weight,
         )
-        return metrics[target]
+        return result["val_metrics"][target]
 
-    name = study_name(
-        "recommender-blend", {"fit": fit, "val": val}, {**cfg, "seed": seed, "parts": ranked}
+    tuning = params["tuning"]
+    name = family_study_name(
+        "blend",
+        windows,
+        {**cfg, "seed": seed, "parts": [[t["family"], t["params"]] for t in ranked]},
     )
+    storage = None
+    if tuning.get("storage_dir"):
+        Path(tuning["storage_dir"]).mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{Path(tuning['storage_dir']) / 'optuna_recommender.db'}"
     study = optuna.create_study(
-        study_name=name, direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
+        study_name=name,
+        storage=storage,
+        load_if_exists=True,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
     )
-    study.optimize(
+    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    run_study(
+        study,
         objective,
-        n_trials=int(cfg["n_trials"]),
-        timeout=float(cfg["timeout"]),
-        callbacks=[mlflow_callback("blend"), TrialProgress(int(cfg["n_trials"]), "blend trials")],
+        max(int(cfg["n_trials"]) - done, 0),
+        family_timeout(cfg, tuning),
+        tuning,
+        "blend",
     )
     best = study.best_trial
     return {
@@ -157,8 +236,25 @@ def tune_blend(
             "weights": [best.params["weight"], 1 - best.params["weight"]],
         },
         "val_metrics": best.user_attrs["metrics"],
+        "val_windows": best.user_attrs["windows"],
         "n_trials": len(study.trials),
     }
+
+
+def select_served(
+    params: dict[str, Any], untuned: dict[str, Any], blend: dict[str, Any], *tuned: dict[str, Any]
+) -> dict[str, Any]:
+    """The served candidate, chosen on the validation windows only (``selection.py``)."""
+    candidates = {OUTPUT_NAME.get(t["family"], t["family"]): t for t in tuned}
+    if blend.get("enabled"):
+        candidates["blend"] = blend
+    candidates.update(untuned)
+    return choose_served(
+        candidates,
+        baseline=str(params["selection"]["baseline"]),
+        target=f"ndcg_at_{int(params['tuning']['target_k'])}",
+        min_window_ratio=float(params["selection"]["min_window_ratio"]),
+    )
 
 
 def _fit_timed(
@@ -169,6 +265,12 @@ def _fit_timed(
     return fitted, time.perf_counter() - start
 
 
+def _metric_entries(prefix: str, values: dict[str, float]) -> dict[str, dict[str, float]]:
+    return {
+        f"{prefix}/{k}": {"value": float(v), "step": 0} for k, v in values.items() if k != "n_users"
+    }
+
+
 def refit_and_score(
     train: pd.DataFrame,
     test: pd.DataFrame,
@@ -176,95 +278,113 @@ def refit_and_score(
     users: pd.DataFrame,
     params: dict[str, Any],
     seed: int,
+    selection: dict[str, Any],
+    untuned: dict[str, Any],
+    blend: dict[str, Any],
     *tuned: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], Recommender, dict[str, Any]]:
-    """Refit every family's best config and the baselines on train; score on test.
+    """Refit every candidate (tuned, untuned, blend) on train; score them on test.
 
-    The served model is the best on VALIDATION (the test numbers never choose anything).
-    Returns recommendations_test, the results table, MLflow metrics, the served model and
-    its description.
+    The served model is the one ``select_served`` chose on the validation windows (the
+    test numbers never choose anything). Returns recommendations_test, the results table,
+    MLflow metrics, the served model and its description.
     """
     ks = [int(k) for k in params["ks"]]
     top_k = max(int(params["top_k"]), *ks)
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
     relevant = holdout_truth(train, test)
-    items = items_known_by(items, train)
+    n_all = len(items_known_by(items, train))
+    items = rankable_items(items, train, int(params["min_item_buyers"]))
+    fit_lines = restrict(train, items)
     n_items = len(items)
-    by_family = {t["family"]: t for t in tuned}
+    log.info("rankable items: %d of %d sold by the cutoff", n_items, n_all)
+    specs: dict[str, dict[str, Any]] = dict(untuned)
+    for t in tuned:
+        specs[OUTPUT_NAME.get(t["family"], t["family"])] = t
     fitted: dict[str, Recommender] = {}
-    rows, recs, metrics = [], [], {}
+    rows, recs = [], []
+    metrics: dict[str, Any] = {}
 
-    def record(name: str, model: Recommender, seconds: float, val: dict[str, float] | None):
+    def record(name: str, model: Recommender, seconds: float, spec: dict[str, Any] | None):
         full = model.recommend(sorted(relevant), top_k)
-        test_metrics = ranking_metrics(lists_from_frame(full), relevant, ks, n_items)
+        # coverage_at_k over every item sold by the cutoff (as the evaluation pipeline),
+        # coverage_rankable_at_k over the rankable ones
+        test_metrics = ranking_metrics(lists_from_frame(full), relevant, ks, n_all)
+        for k in ks:
+            cov = test_metrics[f"coverage_at_{k}"]
+            test_metrics[f"coverage_rankable_at_{k}"] = cov * n_all / max(n_items, 1)
         recs.append(full.assign(candidate=name))
-        rows.append(
-            {
-                "candidate": name,
-                "fit_seconds": round(seconds, 2),
-                **{f"val_{k}": v for k, v in (val or {}).items() if k != "n_users"},
-                **{f"test_{k}": v for k, v in test_metrics.items()},
-            }
-        )
-        for k, v in test_metrics.items():
-            if k != "n_users":
-                metrics[f"test/{name}/{k}"] = {"value": float(v), "step": 0}
-        for k, v in (val or {}).items():
-            if k != "n_users":
-                metrics[f"val/{name}/{k}"] = {"value": float(v), "step": 0}
+        val = (spec or {}).get("val_metrics", {})
+        windows = (spec or {}).get("val_windows", [])
+        row = {
+            "candidate": name,
+            "fit_seconds": round(seconds, 2),
+            **{f"val_{k}": v for k, v in val.items() if k != "n_users"},
+            **{f"val_w{i}_{target}": w[target] for i, w in enumerate(windows)},
+            **{f"test_{k}": v for k, v in test_metrics.items()},
+        }
+        if (spec or {}).get("prior_effect"):
+            row["prior_effect_by_window"] = ", ".join(f"{e:+.4f}" for e in spec["prior_effect"])
+        rows.append(row)
+        metrics.update(_metric_entries(f"test/{name}", test_metrics))
+        metrics.update(_metric_entries(f"val/{name}", val))
+        if windows:
+            metrics[f"val/{name}/{target}_by_window"] = [
+                {"value": float(w[target]), "step": i} for i, w in enumerate(windows)
+            ]
+        if (spec or {}).get("prior_effect"):
+            metrics[f"val/{name}/prior_effect_by_window"] = [
+                {"value": float(e), "step": i} for i, e in enumerate(spec["prior_effect"])
+            ]
         metrics[f"train_seconds/{name}"] = {"value": float(seconds), "step": 0}
         log.info("%s: test %s=%.4f (fit %.1fs)", name, target, test_metrics[target], seconds)
         return test_metrics
 
-    for name, spec in params["baselines"].items():
+    for name, spec in progress(specs.items(), "refit on train", unit="model"):
         model, secs = _fit_timed(
-            make_candidate(spec["family"], spec.get("params", {}), seed), train, items, users
+            make_candidate(spec["family"], spec.get("params", {}), seed), fit_lines, items, users
         )
-        record(name, model, secs, None)
-    for family in progress(FAMILIES, "refit on train", unit="family"):
-        t = by_family[family]
-        model, secs = _fit_timed(make_candidate(family, t["params"], seed), train, items, users)
-        fitted[family] = model
-        record(OUTPUT_NAME.get(family, family), model, secs, t["val_metrics"])
-    choices = {f: by_family[f]["val_metrics"][target] for f in FAMILIES}
-    blend = by_family.get("blend", {})
+        fitted[name] = model
+        record(name, model, secs, spec)
     if blend.get("enabled"):
-        comps = [fitted[c["family"]] for c in blend["components"]]
+        comps = [fitted[OUTPUT_NAME.get(c["family"], c["family"])] for c in blend["components"]]
         model = BlendRecommender.from_fitted(
             comps, blend["params"]["weights"], method=blend["params"]["method"], seed=seed
         )
-        record("blend", model, 0.0, blend["val_metrics"])
         fitted["blend"] = model
-        choices["blend"] = blend["val_metrics"][target]
-    served_name = max(choices, key=lambda n: (choices[n], n != "blend"))
+        specs["blend"] = blend
+        record("blend", model, 0.0, blend)
+    served_name = selection["candidate"]
     served = fitted[served_name]
-    val_served = (blend if served_name == "blend" else by_family[served_name])["val_metrics"]
-    test_served = record(SERVED, served, 0.0, val_served)
-    for k, v in test_served.items():
-        if k != "n_users":
-            metrics[f"test/{k}"] = {"value": float(v), "step": 0}
-    for k, v in val_served.items():
-        if k != "n_users":
-            metrics[f"val/{k}"] = {"value": float(v), "step": 0}
+    spec = specs[served_name]
+    test_served = record(SERVED, served, 0.0, spec)
+    metrics.update(_metric_entries("test", test_served))
+    metrics.update(_metric_entries("val", spec["val_metrics"]))
     table = pd.DataFrame(rows)
-    table["served"] = table["candidate"] == OUTPUT_NAME.get(served_name, served_name)
+    table["served"] = table["candidate"] == served_name
     info = {
         "candidate": served_name,
-        "params": blend["params"] if served_name == "blend" else by_family[served_name]["params"],
-        "components": blend.get("components") if served_name == "blend" else None,
-        "val_metrics": val_served,
+        "family": spec["family"],
+        "params": spec.get("params", {}),
+        "components": spec.get("components"),
+        "val_metrics": spec["val_metrics"],
+        "val_windows": spec.get("val_windows"),
         "test_metrics": test_served,
-        "val_choices": choices,
+        "selection": selection,
         "as_of": str(served.as_of),
         "n_users": len(served.user_ids),
         "n_items": served.n_items,
+        "n_items_all": n_all,
     }
     log.info(
-        "served: %s (val %s=%.4f, test %.4f)",
+        "served: %s (val mean %s=%.4f, test %.4f)%s",
         served_name,
         target,
-        choices[served_name],
+        spec["val_metrics"][target],
         test_served[target],
+        " -- popularity fallback: no candidate beat it on validation"
+        if selection.get("fallback")
+        else "",
     )
     out = pd.concat(recs, ignore_index=True)[["candidate", "user_id", "rank", "item_id", "score"]]
     return out, table, metrics, served, info
@@ -282,6 +402,17 @@ def register_served_model(
     champion/challenger rule on validation NDCG@10."""
     cfg = params["registry"]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
+    selection = info.get("selection", {})
+    if selection.get("fallback"):
+        log.warning("served popularity: %s", selection["reason"])
+    if mlflow.active_run() is not None:
+        mlflow.set_tags(
+            {
+                "recommender.served": info["candidate"],
+                "recommender.fallback": str(bool(selection.get("fallback"))).lower(),
+                "recommender.selection_reason": str(selection.get("reason", ""))[:4000],
+            }
+        )
     if mlflow.active_run() is None or not cfg["enabled"]:
         log.warning("no active MLflow run or registry disabled: model not registered")
         return {"registered": False}

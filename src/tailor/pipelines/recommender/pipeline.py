@@ -1,5 +1,6 @@
-"""Recommender pipeline: user attributes -> one Optuna study per family (+ blend) on the
-fit/validation split -> refit on train, score on test -> bundle + registry."""
+"""Recommender pipeline: rolling validation windows inside train -> one Optuna study per
+family (+ blend) and the untuned baselines on those windows -> selection (validation only)
+-> refit everything on train, score on test -> bundle + registry."""
 
 from __future__ import annotations
 
@@ -11,38 +12,53 @@ from tailor.pipelines.recommender.nodes import (
     make_tune_node,
     refit_and_score,
     register_served_model,
+    select_served,
+    train_user_attributes,
     tune_blend,
-    user_attributes,
+    validate_untuned,
+    validation_windows,
 )
 
 P = "params:recommender"
 SEED = "params:seed"
+WINDOWS = "recommender_windows"
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
     tuned = [f"recommender_tuned_{f}" for f in FAMILIES]
-    fit_inputs = ["interactions_fit", "interactions_val", "item_catalog", "recommender_users_val"]
     nodes = [
         Node(
-            user_attributes,
-            ["customer_features_val", "customer_segments_val", P],
-            "recommender_users_val",
-            name="recommender_users_val",
+            validation_windows,
+            [
+                "interactions_train",
+                "interactions",
+                "item_catalog",
+                "customer_features_val",
+                "params:split",
+                P,
+            ],
+            WINDOWS,
+            name="recommender_windows",
         ),
         Node(
-            user_attributes,
-            ["customer_features_train", "customer_segments_train", P],
+            train_user_attributes,
+            ["interactions_train", "customer_features_train", "params:split", P],
             "recommender_users_train",
             name="recommender_users_train",
         ),
     ]
     nodes += [
-        Node(make_tune_node(f), [*fit_inputs, P, SEED], f"recommender_tuned_{f}", name=f"tune_{f}")
+        Node(make_tune_node(f), [WINDOWS, P, SEED], f"recommender_tuned_{f}", name=f"tune_{f}")
         for f in FAMILIES
     ]
     nodes += [
+        Node(validate_untuned, [WINDOWS, P, SEED], "recommender_untuned", name="validate_untuned"),
+        Node(tune_blend, [WINDOWS, P, SEED, *tuned], "recommender_tuned_blend", name="tune_blend"),
         Node(
-            tune_blend, [*fit_inputs, P, SEED, *tuned], "recommender_tuned_blend", name="tune_blend"
+            select_served,
+            [P, "recommender_untuned", "recommender_tuned_blend", *tuned],
+            "recommender_selection",
+            name="select_served",
         ),
         Node(
             refit_and_score,
@@ -53,8 +69,10 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 "recommender_users_train",
                 P,
                 SEED,
-                *tuned,
+                "recommender_selection",
+                "recommender_untuned",
                 "recommender_tuned_blend",
+                *tuned,
             ],
             [
                 "recommendations_test",

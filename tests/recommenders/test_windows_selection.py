@@ -1,0 +1,215 @@
+"""Validation windows, rankable items, the selection rule and the large-catalog paths."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tailor.metrics import lists_from_frame
+from tailor.recommenders.base import top_k_order
+from tailor.recommenders.blend import BlendRecommender
+from tailor.recommenders.blend_tuning import blend_candidates, blend_lists
+from tailor.recommenders.ease import EaseRecommender
+from tailor.recommenders.item_knn import ItemKnnRecommender
+from tailor.recommenders.selection import choose_served
+from tailor.recommenders.windows import rankable_items, window_bounds
+
+T = pd.Timestamp
+
+
+def test_windows_are_consecutive_as_long_as_the_test_window_and_end_at_the_cutoff() -> None:
+    bounds = window_bounds("2011-09-09", T("2010-12-01"), T("2011-12-09"), 2, None, None)
+    assert bounds == [
+        (T("2011-03-11"), T("2011-06-10")),
+        (T("2011-06-10"), T("2011-09-09")),
+    ]
+    assert window_bounds("2011-09-09", T("2010-12-01"), T("2011-12-09"), 1, 30, 0)[0] == (
+        T("2011-08-10"),
+        T("2011-09-09"),
+    )
+
+
+def test_windows_without_enough_history_are_dropped_with_the_parameter_named(caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        bounds = window_bounds("2011-09-09", T("2010-11-01"), T("2011-12-09"), 3, None, None)
+    assert len(bounds) == 2  # the third window back would have a 39-day fit period
+    assert "n_windows" in caplog.text and "min_fit_days" in caplog.text
+    with pytest.raises(ValueError, match=r"recommender\.validation"):
+        window_bounds("2011-09-09", T("2011-08-01"), T("2011-12-09"), 2, None, None)
+
+
+def test_rankable_items_need_min_buyers_and_a_sale_by_the_cutoff() -> None:
+    items = pd.DataFrame({"item_id": ["a", "b", "c", "d"]})
+    lines = pd.DataFrame(
+        {"item_id": ["a", "a", "a", "b", "b", "c"], "user_id": ["1", "2", "2", "1", "2", "1"]}
+    )
+    assert rankable_items(items, lines, 2)["item_id"].tolist() == ["a", "b"]
+    assert rankable_items(items, lines, 1)["item_id"].tolist() == ["a", "b", "c"]
+
+
+def cand(windows: list[float]) -> dict:
+    return {
+        "val_metrics": {"m": float(np.mean(windows))},
+        "val_windows": [{"m": w} for w in windows],
+    }
+
+
+def test_selection_rejects_a_candidate_that_loses_one_window_to_popularity() -> None:
+    out = choose_served(
+        {
+            "popularity": cand([0.10, 0.10]),
+            "spiky": cand([0.09, 0.30]),
+            "steady": cand([0.12, 0.13]),
+        },
+        baseline="popularity",
+        target="m",
+    )
+    assert out["candidate"] == "steady" and not out["fallback"]
+    assert "spiky" in out["rejected"] and "window(s) [0]" in out["rejected"]["spiky"]
+
+
+def test_selection_falls_back_to_popularity_and_says_so() -> None:
+    out = choose_served(
+        {"popularity": cand([0.10, 0.10]), "a": cand([0.09, 0.30]), "b": cand([0.2, 0.05])},
+        baseline="popularity",
+        target="m",
+    )
+    assert out["candidate"] == "popularity" and out["fallback"]
+    assert "no candidate beat popularity" in out["reason"]
+
+
+def test_top_k_order_matches_a_stable_full_sort_with_ties() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 5, size=(50, 400)).astype(float)
+    scores[3] = -np.inf
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    assert (top_k_order(scores, 10) == expected).all()
+
+
+def test_ease_caps_its_dense_gram_matrix_and_still_ranks_k_items(tiny, caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        model = EaseRecommender(max_items=10, min_item_buyers=1).fit(
+            tiny["interactions"], tiny["items"]
+        )
+    assert model.weights.shape == (10, 10) and len(model.active) == 10
+    assert "max_items=10" in caplog.text
+    recs = model.recommend(["u000", "u001"], 15)
+    assert recs.groupby("user_id").size().tolist() == [15, 15]
+
+
+def test_blend_tuning_candidates_reproduce_the_served_blend(tiny) -> None:
+    comps = [
+        EaseRecommender(lam=50.0, min_item_buyers=1).fit(tiny["interactions"], tiny["items"]),
+        ItemKnnRecommender(neighbours=5).fit(tiny["interactions"], tiny["items"]),
+    ]
+    users = sorted(tiny["interactions"]["user_id"].unique())[:20]
+    prep = blend_candidates(comps, users, ["score", "rrf"], 60.0, n=40)  # every item
+    for method in ("score", "rrf"):
+        served = BlendRecommender.from_fitted(comps, [0.3, 0.7], method=method)
+        expected = lists_from_frame(served.recommend(users, 10))
+        assert blend_lists(prep, method, [0.3, 0.7], 10) == expected
+
+
+@pytest.fixture(scope="module")
+def mlflow_store(tmp_path_factory):
+    """One real SQLite MLflow store for the tests of this module (creating one is slow)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}")
+    # an experiment of this store (another test may have left its own active)
+    mlflow.set_experiment("recommender-tests")
+    yield mlflow
+    mlflow.set_tracking_uri(None)
+
+
+def test_trials_are_nested_mlflow_runs_with_per_window_scores(tiny, mlflow_store) -> None:
+    mlflow = mlflow_store
+
+    from tailor.recommenders.tuning import tune_family
+    from tailor.recommenders.windows import make_windows
+
+    inter = tiny["interactions"]
+    bounds = window_bounds("2023-06-20", inter["ts"].min(), T("2023-07-20"), 2, 30, 30)
+    windows = make_windows(inter, tiny["items"], bounds, 1, lambda fit, as_of: None)
+    cfg = {
+        "n_trials": 3,
+        "budget_share": 1.0,
+        "space": {
+            "neighbours": {"type": "categorical", "choices": [5, 10]},
+            "prior_trend_exponent": {"type": "categorical", "choices": [0.0, 1.0]},
+        },
+    }
+    tuning = {
+        "ks": [10],
+        "target_k": 10,
+        "startup": 2,
+        "warmup_steps": 1,
+        "budget_seconds": 600,
+        "storage_dir": None,
+        "n_trials": 3,
+    }
+    with mlflow.start_run() as parent:
+        out = tune_family("item_knn", windows, cfg, tuning, seed=0)
+    runs = mlflow.search_runs(
+        [parent.info.experiment_id],
+        f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
+    assert len(runs) == 3
+    assert {"metrics.val/ndcg_at_10_w0", "metrics.val/ndcg_at_10_w1"} <= set(runs.columns)
+    row = runs.iloc[0]
+    mean = (row["metrics.val/ndcg_at_10_w0"] + row["metrics.val/ndcg_at_10_w1"]) / 2
+    assert np.isclose(row["metrics.val/ndcg_at_10"], mean)
+    assert len(out["val_windows"]) == 2
+    if out["params"]["prior_trend_exponent"] == 0.0:
+        assert out["prior_effect"] is None
+    else:
+        assert len(out["prior_effect"]) == 2
+
+
+def test_priors_are_neutral_at_zero_and_repeat_share_counts_returning_buyers() -> None:
+    from tailor.recommenders.priors import is_neutral, repeat_share, trend_prior
+
+    lines = pd.DataFrame(
+        {
+            "item_id": ["a", "a", "a", "b", "b"],
+            "user_id": ["1", "1", "2", "1", "2"],
+            "order_id": ["o1", "o2", "o3", "o1", "o3"],
+            "ts": pd.to_datetime(
+                ["2024-01-01", "2024-02-01", "2024-02-02", "2024-01-01", "2024-02-02"]
+            ),
+        }
+    )
+    index = {"a": 0, "b": 1, "c": 2}
+    as_of = T("2024-02-03")
+    assert is_neutral({"trend_exponent": 0.0, "repeat_exponent": 0.0, "recent_days": 30})
+    assert not is_neutral({"repeat_exponent": 0.5})
+    ones = trend_prior(lines, index, as_of, trend_exponent=0.0, repeat_exponent=0.0)
+    assert (ones == 1.0).all()
+    # a: 1 of 2 buyers came back; b: 0 of 2; c: never sold (neutral 0.5)
+    assert np.allclose(repeat_share(lines, index, 0.0), [0.5, 0.0, 0.5])
+    prior = trend_prior(lines, index, as_of, repeat_exponent=1.0, smoothing=1.0)
+    assert prior[0] > prior[1]
+
+
+def test_a_popularity_fallback_is_tagged_on_the_run_and_logged(tiny, mlflow_store, caplog) -> None:
+    mlflow = mlflow_store
+
+    from tailor.pipelines.recommender.nodes import register_served_model
+    from tailor.recommenders.popularity import PopularityRecommender
+
+    model = PopularityRecommender().fit(tiny["interactions"], tiny["items"])
+    selection = choose_served(
+        {"popularity": cand([0.10, 0.10]), "a": cand([0.09, 0.30])}, "popularity", "m"
+    )
+    info = {"candidate": "popularity", "selection": selection, "val_metrics": {}}
+    params = {"registry": {"enabled": False}, "tuning": {"target_k": 10}}
+    with caplog.at_level(logging.WARNING), mlflow.start_run() as run:
+        register_served_model(model, info, tiny["items"], params)
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    assert tags["recommender.fallback"] == "true"
+    assert tags["recommender.served"] == "popularity"
+    assert "no candidate beat popularity" in tags["recommender.selection_reason"]
+    assert "served popularity" in caplog.text
