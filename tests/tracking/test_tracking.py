@@ -12,6 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tailor.recommenders.tuning import tune_family
+from tailor.recommenders.windows import make_windows, window_bounds
 from tailor.tracking import (
     CANDIDATE_TAG,
     MlflowChildRunsDataset,
@@ -69,9 +70,12 @@ def test_study_name_follows_content_not_shape() -> None:
     assert name.startswith("recommender-ease-")
 
 
-def _split(inter: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    cut = inter["ts"].min() + pd.Timedelta(days=150)
-    return inter[inter["ts"] <= cut], inter[inter["ts"] > cut]
+def _windows(inter: pd.DataFrame, items: pd.DataFrame, users: pd.DataFrame) -> list:
+    bounds = window_bounds(
+        inter["ts"].min() + pd.Timedelta(days=170), inter["ts"].min(), inter["ts"].max(), 2,
+        30, 30,
+    )  # fmt: skip
+    return make_windows(inter, items, bounds, 1, lambda fit, as_of: users)
 
 
 def test_changed_data_of_the_same_shape_gets_a_new_stored_study(tmp_path: Path) -> None:
@@ -79,23 +83,23 @@ def test_changed_data_of_the_same_shape_gets_a_new_stored_study(tmp_path: Path) 
     items, users = planted_items(), planted_users(inter)
     cfg = {
         "n_trials": 2,
+        "budget_share": 1.0,
         "space": {"scope": {"type": "categorical", "choices": ["global", "country"]}},
     }
     tuning = {
-        "ks": [10], "target_k": 10, "n_trials": 2, "timeout": 60, "startup": 1,
+        "ks": [10], "target_k": 10, "n_trials": 2, "budget_seconds": 600, "startup": 1,
         "warmup_steps": 1, "storage_dir": str(tmp_path),
     }  # fmt: skip
-    fit, val = _split(inter)
-    first = tune_family("popularity", fit, val, items, users, cfg, tuning, seed=1)
-    again = tune_family("popularity", fit, val, items, users, cfg, tuning, seed=1)
+    first = tune_family("popularity", _windows(inter, items, users), cfg, tuning, seed=1)
+    again = tune_family("popularity", _windows(inter, items, users), cfg, tuning, seed=1)
     assert again["study"] == first["study"] and again["n_trials"] == first["n_trials"] == 2
 
-    # the same shape (rows, columns, dates) with one purchase moved to another item
-    moved = fit.copy()
-    row = moved.index[10]
+    # the same shape (rows, columns, dates) with one early purchase moved to another item
+    moved = inter.copy()
+    row = moved["ts"].idxmin()
     moved.loc[row, "item_id"] = next(i for i in items["item_id"] if i != moved.loc[row, "item_id"])
-    assert moved.shape == fit.shape and moved["ts"].max() == fit["ts"].max()
-    fresh = tune_family("popularity", moved, val, items, users, cfg, tuning, seed=1)
+    assert moved.shape == inter.shape and moved["ts"].max() == inter["ts"].max()
+    fresh = tune_family("popularity", _windows(moved, items, users), cfg, tuning, seed=1)
     assert fresh["study"] != first["study"] and fresh["n_trials"] == 2
     storage = f"sqlite:///{tmp_path / 'optuna_recommender.db'}"
     assert set(optuna.get_all_study_names(storage)) == {first["study"], fresh["study"]}

@@ -104,7 +104,9 @@ def user_groups(
         test_country = test.assign(user_id=test["user_id"].astype(str)).groupby("user_id")[
             "country"
         ]
-        country = country.fillna(test_country.agg(lambda s: s.mode().iat[0]).reindex(index))
+        # a shop without countries has none to fill in (mode of nothing is nothing)
+        modal = test_country.agg(lambda s: s.mode().iat[0] if s.notna().any() else None)
+        country = country.fillna(modal.reindex(index))
     home = params.get("home_country") or home_country(country)
     out["country_group"] = country_group(
         country, home, params.get("region") or [], params.get("region_name", "rest of region")

@@ -85,7 +85,9 @@ def test_home_country_derived_and_bands_used_as_given() -> None:
         }
     )
     params = {"home_country": None, "region": [], "age_edges": [30], "heavy_min_orders": 10}
-    groups = user_groups(["a", "b", "c", "d"], features, None, features.iloc[:0], params)
+    # test lines without any country (a one-country shop): nothing to fill in, no crash
+    test = pd.DataFrame({"user_id": ["a", "e"], "country": [None, None]})
+    groups = user_groups(["a", "b", "c", "d"], features, None, test, params)
     assert groups["country_group"].tolist() == [
         "Deutschland",
         "Deutschland",
