@@ -2,12 +2,16 @@
 
 from kedro.config import OmegaConfigLoader
 
+from tailor.hooks import SparkHooks
+
+HOOKS = (SparkHooks(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # kedro-mlflow reads conf/<env>/mlflow.yml
-    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"]},
+    # kedro-mlflow reads conf/<env>/mlflow.yml; the Spark engine conf/<env>/spark.yml
+    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"], "spark": ["spark*", "spark*/**"]},
     # An environment overrides single keys (e.g. only the split cutoff), not whole sections.
     "merge_strategy": {"parameters": "soft"},
 }
