@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv run test lint lock serve mlflow-ui bench clean package redis wrk monitoring-ui retrain-if-needed
+.PHONY: venv java run test lint lock serve mlflow-ui bench clean package redis wrk monitoring-ui retrain-if-needed
 
 venv: $(STAMP)
 
@@ -35,8 +35,9 @@ lock: $(STAMP)
 run: venv
 	$(BIN)/kedro run
 
-# The Redis profile-store tests run against a real redis-server on loopback (`make redis`).
-test: venv redis
+# The Redis profile-store tests run against a real redis-server on loopback (`make redis`);
+# the Spark tests need Java.
+test: venv redis java
 	$(BIN)/ruff check src tests bench
 	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest
 
@@ -58,6 +59,11 @@ redis:
 	command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
 	redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) \
 	  --bind 127.0.0.1 --daemonize yes --save "" --appendonly yes --appendfsync always --dir /tmp
+
+# Java 17 for the Spark engine (pyspark 4 needs 17+): the Debian JRE only where `java` is
+# missing (needs root), like redis-server.
+java:
+	command -v java >/dev/null || (apt-get update && apt-get install -y openjdk-17-jre-headless)
 
 # The HTTP load generator of bench/bench_serving.py (Debian package; not needed by CI).
 wrk:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tailor import cleaning
 
+LINES_PER_BUCKET = 200_000  # lines netted by one pandas call (bounds a worker's memory)
 ROW = "_row"  # input order: pandas' rules break ties by it, so ours do too
 STATS = (
     "cancellation_lines",
@@ -32,24 +34,27 @@ def with_row_order(df: DataFrame) -> DataFrame:
     return df.withColumn(ROW, F.monotonically_increasing_id())
 
 
-def drop_exact_duplicates(df: DataFrame) -> tuple[DataFrame, int]:
+def drop_exact_duplicates(df: DataFrame, n_in: int | None = None) -> tuple[DataFrame, int]:
     """Lines identical in every column; the first in input order stays (pandas' keep='first')."""
     cols = [c for c in df.columns if c != ROW]
     if ROW not in df.columns:
         kept = df.dropDuplicates()
     else:
         kept = df.groupBy(*cols).agg(F.min(ROW).alias(ROW)).select(*df.columns)
-    return kept, df.count() - kept.count()
+    kept = kept.persist(StorageLevel.MEMORY_AND_DISK)
+    return kept, (df.count() if n_in is None else n_in) - kept.count()
 
 
-def drop_users(df: DataFrame, user_ids: DataFrame | Iterable[str]) -> tuple[DataFrame, int]:
+def drop_users(
+    df: DataFrame, user_ids: DataFrame | Iterable[str], n_in: int | None = None
+) -> tuple[DataFrame, int]:
     """Every line of the suppressed users (a null id is nobody's, as in pandas' isin)."""
     if not isinstance(user_ids, DataFrame):
         ids = sorted(set(user_ids))
         user_ids = df.sparkSession.createDataFrame([(u,) for u in ids], "user_id string")
     gone = user_ids.select("user_id").where(F.col("user_id").isNotNull()).distinct()
     kept = df.join(F.broadcast(gone), "user_id", "left_anti").select(*df.columns)
-    return kept, df.count() - kept.count()
+    return kept, (df.count() if n_in is None else n_in) - kept.count()
 
 
 def is_cancellation(df: DataFrame, prefix: str) -> bool | F.Column:
@@ -66,25 +71,34 @@ def net_cancellations(df: DataFrame, prefix: str) -> tuple[DataFrame, dict[str, 
     involved = keyed.join(pairs, ["_pair_user", "item_id"], "left_semi")
     untouched = keyed.join(pairs, ["_pair_user", "item_id"], "left_anti").select(*df.columns)
 
-    line_fields = [f for f in df.schema.fields]
+    # Pairs are independent, so whole pairs are hashed into buckets and each bucket is
+    # netted by one call of the pandas rule (one call per pair would cost ~ms each).
+    n_lines = involved.count()
+    buckets = max(1, -(-n_lines // LINES_PER_BUCKET))
+    bucket = F.pmod(F.xxhash64("_pair_user", "item_id"), F.lit(buckets))
+    columns = list(df.columns)
     out_schema = T.StructType(
-        [T.StructField(f.name, f.dataType, True) for f in line_fields]
+        [T.StructField(f.name, f.dataType, True) for f in df.schema.fields]
         + [T.StructField(s, T.LongType(), True) for s in STATS]
         + [T.StructField("_is_stats", T.BooleanType(), False)]
     )
-    columns = [f.name for f in line_fields]
 
-    def net_group(group: pd.DataFrame) -> pd.DataFrame:
+    def net_bucket(group: pd.DataFrame) -> pd.DataFrame:
         if ROW in group:
             group = group.sort_values(ROW, kind="stable")
         kept, stats = cleaning.net_cancellations(group[columns].reset_index(drop=True), prefix)
         out = kept.assign(**{s: None for s in STATS}, _is_stats=False)
         summary = {c: None for c in columns} | {s: int(stats[s]) for s in STATS}
         summary["_is_stats"] = True
-        return pd.concat([out, pd.DataFrame([summary])], ignore_index=True)[out_schema.names]
+        row = pd.DataFrame([summary])
+        both = row if out.empty else pd.concat([out, row], ignore_index=True)
+        return both[out_schema.names]
 
     netted = (
-        involved.groupBy("_pair_user", "item_id").applyInPandas(net_group, out_schema).persist()
+        involved.withColumn("_bucket", bucket)
+        .groupBy("_bucket")
+        .applyInPandas(net_bucket, out_schema)
+        .persist(StorageLevel.MEMORY_AND_DISK)
     )
     totals = netted.where("_is_stats").agg(*[F.sum(s).alias(s) for s in STATS]).first()
     stats = {s: int((totals[s] if totals is not None else 0) or 0) for s in STATS}

@@ -64,13 +64,14 @@ def clean_transactions(
 ) -> tuple[DataFrame, DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
     """The cleaning rules in the pandas order, with the same report and metrics."""
     level = StorageLevel.MEMORY_AND_DISK
-    steps: list[tuple[str, int]] = [("rows_in", transactions.count())]
+    rows_in = transactions.count()
+    steps: list[tuple[str, int]] = [("rows_in", rows_in)]
     df = cleaning.with_row_order(transactions)
-    df, n = cleaning.drop_exact_duplicates(df.persist(level))
-    steps.append(("exact_duplicates", n))
-    df, n = cleaning.drop_users(df, suppression)
+    df, n_dupes = cleaning.drop_exact_duplicates(df, rows_in)  # persisted
+    steps.append(("exact_duplicates", n_dupes))
+    df, n = cleaning.drop_users(df, suppression, rows_in - n_dupes)
     steps.append(("suppressed_users", n))
-    df, netting = cleaning.net_cancellations(df.persist(level), params["cancellation_prefix"])
+    df, netting = cleaning.net_cancellations(df, params["cancellation_prefix"])
     steps.append(("cancellation_lines", netting["cancellation_lines"]))
     steps.append(
         (
@@ -84,7 +85,7 @@ def clean_transactions(
     df, n = cleaning.drop_non_product(df, params["non_product_item_ids"])
     steps.append(("non_product", n))
     df, counts = cleaning.drop_outliers(
-        df.persist(level), params["max_quantity_robust_z"], params["max_price_ratio"]
+        df, params["max_quantity_robust_z"], params["max_price_ratio"]
     )
     steps += list(counts.items())
     demand = df.select(*transactions.columns).persist(level)
