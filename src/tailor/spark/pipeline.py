@@ -145,7 +145,4 @@ def with_spark_engine(pipelines: dict[str, Pipeline]) -> dict[str, Pipeline]:
     """The registry under ``--env spark``: Spark data engineering, pandas readers after it."""
     out = {name: read_as_pandas(p) for name, p in pipelines.items() if name != "data_engineering"}
     out["data_engineering"] = create_pipeline()
-    from tailor.spark.als_pipeline import create_pipeline as spark_als
-
-    out["spark_als"] = spark_als()
     return out

@@ -1,13 +1,26 @@
-"""The ``spark_als`` pipeline (Spark engine only): tune, refit, evaluate, batch top-k."""
+"""The ``spark_als`` pipeline: tune, refit, evaluate, batch top-k (``--env spark`` only).
+
+Without the Spark engine (no spark.yml in the environment) it is empty, so pandas
+environments never import pyspark and their default run is unchanged.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from kedro.pipeline import Node, Pipeline
 
-from tailor.spark import als_nodes as n
+log = logging.getLogger(__name__)
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
+    engine = sys.modules.get("tailor.spark.session")
+    if engine is None or not engine.is_active():
+        log.debug("spark_als: no Spark engine in this environment; the pipeline is empty")
+        return Pipeline([])
+    from tailor.spark import als_nodes as n
+
     return Pipeline(
         [
             Node(
