@@ -145,7 +145,10 @@ def main() -> None:
                 )
             shutil.rmtree(project / f"data/bench_spark_{users}", ignore_errors=True)
             shutil.rmtree(raw_dir, ignore_errors=True)
-            print(markdown_table(rows), flush=True)
+            write(rows, args.users)  # after each size: a long run keeps what it measured
+
+
+def write(rows: list[dict[str, str]], users: list[int]) -> None:
     body = (
         markdown_table(rows)
         + "\n\nOne run per cell (each is minutes long on a shared 2-core machine); the pandas "
@@ -156,9 +159,9 @@ def main() -> None:
     )
     write_section(
         "spark", "Data engineering: pandas vs Spark local[2]", body,
-        f"python bench/bench_spark.py --users {' '.join(map(str, args.users))}",
+        f"python bench/bench_spark.py --users {' '.join(map(str, users))}",
     )  # fmt: skip
-    print(body)
+    print(body, flush=True)
 
 
 if __name__ == "__main__":

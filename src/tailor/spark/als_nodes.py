@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -69,9 +70,12 @@ def tune_spark_als(
     relevant = holdout_truth(_pairs(fit), _pairs(val))
     n_items = fit.select("item_id").distinct().count()
     fixed, space = dict(cfg.get("fixed") or {}), dict(cfg.get("space") or {})
+    storage = str(tuning["storage"])
+    if storage.startswith("sqlite:///"):  # a local SQLite file: its folder must exist
+        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         study_name=str(tuning.get("study_name") or study_name(fit, val, cfg, seed)),
-        storage=tuning["storage"],
+        storage=storage,
         load_if_exists=True,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(tuning["startup"])),
