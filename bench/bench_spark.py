@@ -42,7 +42,11 @@ SPARK_CONF = {
 
 def tree_rss(proc: psutil.Process) -> int:
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    try:
+        tree = [proc, *proc.children(recursive=True)]
+    except psutil.Error:  # the run has just ended
+        return 0
+    for p in tree:
         with contextlib.suppress(psutil.Error):  # a child may exit while we look
             total += p.memory_info().rss
     return total
