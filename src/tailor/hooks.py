@@ -29,7 +29,7 @@ def _reload_pipelines() -> None:
 class SparkHooks:
     """Start the SparkSession from ``conf/<env>/spark.yml`` before the pipelines load.
 
-    Environments without a spark.yml (base, synthetic, …) never import pyspark.
+    Environments without a spark.yml (base, synthetic, …) never start a SparkSession.
     """
 
     @hook_impl

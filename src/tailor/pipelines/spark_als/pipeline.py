@@ -1,7 +1,7 @@
 """The ``spark_als`` pipeline: tune, refit, evaluate, batch top-k (``--env spark`` only).
 
 Without the Spark engine (no spark.yml in the environment) it is empty, so pandas
-environments never import pyspark and their default run is unchanged.
+environments never start Spark and their default run is unchanged.
 """
 
 from __future__ import annotations
