@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed
+.PHONY: venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed
 
 venv: $(STAMP)
 
@@ -50,8 +50,9 @@ run-complete-journey: data-complete-journey
 	$(BIN)/kedro run --env complete_journey
 
 # The Redis profile-store tests run against a real redis-server on loopback (`make redis`);
-# the dashboard test drives a real headless Chromium (`make chromium`).
-test: venv redis chromium
+# the dashboard test drives a real headless Chromium (`make chromium`); the Spark tests need
+# Java (`make java`).
+test: venv redis chromium java
 	$(BIN)/ruff check src tests bench
 	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest
 
@@ -85,6 +86,11 @@ chromium:
 schemathesis: venv
 	$(BIN)/schemathesis run http://127.0.0.1:3000/docs.json --mode all --checks all \
 	  -H "Authorization: Bearer $$TAILOR_API_KEY" --max-examples 50
+
+# Java 17 for the Spark engine (pyspark 4 needs 17+): the Debian JRE only where `java` is
+# missing (needs root), like redis-server.
+java:
+	command -v java >/dev/null || (apt-get update && apt-get install -y openjdk-17-jre-headless)
 
 # The HTTP load generator of bench/bench_serving.py (Debian package; not needed by CI).
 wrk:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     pipelines = find_pipelines(raise_errors=True)
+    spark = sys.modules.get("tailor.spark.session")  # set by tailor.hooks.SparkHooks
+    if spark is not None and spark.is_active():
+        from tailor.spark.pipeline import with_spark_engine
+
+        pipelines = with_spark_engine(pipelines)
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

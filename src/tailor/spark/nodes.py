@@ -1,0 +1,237 @@
+"""Data-engineering nodes on Spark: the same inputs, parameters, outputs and report as
+``tailor.pipelines.data_engineering.nodes``; lines stay Spark DataFrames throughout."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from tailor.pipelines.data_engineering.nodes import OPTIONAL, _kind
+from tailor.spark import cleaning
+from tailor.spark.catalog import build_catalog
+from tailor.spark.catalog import daily_demand as _daily_demand
+from tailor.spark.contract import conform_table, empty_table
+from tailor.spark.features import customer_features, ts_literal
+from tailor.spark.session import get_spark
+from tailor.splits import validation_cutoff
+
+log = logging.getLogger(__name__)
+
+Table = DataFrame | pd.DataFrame
+LINE_COLUMNS = ["user_id", "item_id", "order_id", "ts", "quantity", "unit_price", "country"]
+
+
+def validate_raw_tables(
+    transactions: Table,
+    users: Table,
+    events: Table,
+    email: Table,
+    items: Table,
+    suppression: Table,
+    sources: dict[str, Any],
+) -> tuple[DataFrame, ...]:
+    """The contract on every raw table before anything is written (absent: empty, typed)."""
+    spark = get_spark()
+    maps = {
+        name: (sources.get(name) or {}).get("columns") or {} for name in ("transactions", *OPTIONAL)
+    }
+    raw = {"users": users, "events": events, "email": email, "items": items}
+    raw["suppression"] = suppression
+    out = [conform_table(transactions, "transactions", maps["transactions"], spark=spark)]
+    for name in OPTIONAL:
+        table = conform_table(raw[name], name, maps[name], optional=True, spark=spark)
+        out.append(empty_table(spark, name) if table is None else table)
+        log.info("table %s: %s", name, "absent" if table is None else "present")
+    return tuple(out)  # type: ignore[arg-type]
+
+
+def _opted_out(users: DataFrame) -> DataFrame:
+    if "consent" not in users.columns:
+        return users.sparkSession.createDataFrame([], "user_id string")
+    return users.where(~F.col("consent")).select("user_id")
+
+
+def clean_transactions(
+    transactions: DataFrame,
+    users: DataFrame,
+    suppression: DataFrame,
+    params: dict[str, Any],
+) -> tuple[DataFrame, DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
+    """The cleaning rules in the pandas order, with the same report and metrics."""
+    level = StorageLevel.MEMORY_AND_DISK
+    rows_in = transactions.count()
+    steps: list[tuple[str, int]] = [("rows_in", rows_in)]
+    df = cleaning.with_row_order(transactions)
+    df, n_dupes = cleaning.drop_exact_duplicates(df, rows_in)  # persisted
+    steps.append(("exact_duplicates", n_dupes))
+    df, n = cleaning.drop_users(df, suppression, rows_in - n_dupes)
+    steps.append(("suppressed_users", n))
+    df, netting = cleaning.net_cancellations(df, params["cancellation_prefix"])
+    steps.append(("cancellation_lines", netting["cancellation_lines"]))
+    steps.append(
+        (
+            "cancelled_purchases",
+            netting["purchase_lines_cancelled_exactly"]
+            + netting["purchase_lines_cancelled_by_partial_netting"],
+        )
+    )
+    df, counts = cleaning.drop_non_positive(df.persist(level))
+    steps += list(counts.items())
+    df, n = cleaning.drop_non_product(df, params["non_product_item_ids"])
+    steps.append(("non_product", n))
+    df, counts = cleaning.drop_outliers(
+        df, params["max_quantity_robust_z"], params["max_price_ratio"]
+    )
+    steps += list(counts.items())
+    demand = df.select(*transactions.columns).persist(level)
+    steps.append(("demand_rows_out", demand.count()))
+
+    opted = F.broadcast(_opted_out(users).distinct())
+    flagged = demand.join(opted.withColumn("_opted", F.lit(True)), "user_id", "left").select(
+        *demand.columns, F.coalesce(F.col("_opted"), F.lit(False)).alias("_opted")
+    )
+    no_user = F.col("user_id").isNull()
+    totals = flagged.agg(
+        F.sum(no_user.cast("long")).alias("missing"),
+        F.sum(F.col("_opted").cast("long")).alias("opted"),
+        F.sum((~no_user & ~F.col("_opted")).cast("long")).alias("customer"),
+        F.countDistinct(F.when(~no_user & ~F.col("_opted"), F.col("user_id"))).alias("users"),
+        F.countDistinct(F.when(~no_user & ~F.col("_opted"), F.col("item_id"))).alias("items"),
+    ).first()
+    customer = flagged.where(~no_user & ~F.col("_opted")).drop("_opted")
+    steps.append(("missing_customer", int(totals["missing"] or 0)))
+    steps.append(("opted_out_users", int(totals["opted"] or 0)))
+    steps.append(("customer_rows_out", int(totals["customer"] or 0)))
+
+    report = pd.DataFrame(steps, columns=["step", "rows"])
+    report["kind"] = report["step"].map(_kind)
+    extra = pd.DataFrame(
+        [(k, v, "info") for k, v in netting.items() if k != "cancellation_lines"],
+        columns=["step", "rows", "kind"],
+    )
+    report = pd.concat([report, extra], ignore_index=True)
+    metrics = {
+        f"data/{s}": {"value": float(r), "step": 0}
+        for s, r in zip(report["step"], report["rows"], strict=True)
+    }
+    metrics["data/customers"] = {"value": float(totals["users"] or 0), "step": 0}
+    metrics["data/items"] = {"value": float(totals["items"] or 0), "step": 0}
+    log.info("cleaning (spark): %s", ", ".join(f"{s}={r:,}" for s, r in steps))
+    return demand, customer, report, metrics
+
+
+def filter_sources(
+    users: DataFrame, events: DataFrame, email: DataFrame, suppression: DataFrame
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Drop suppressed and opted-out users from the optional per-user sources."""
+    gone = F.broadcast(suppression.select("user_id").unionByName(_opted_out(users)).distinct())
+    return tuple(
+        t.join(gone, "user_id", "left_anti").select(*t.columns) for t in (users, events, email)
+    )  # type: ignore[return-value]
+
+
+def build_item_catalog(
+    demand_lines: DataFrame, items: DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
+    """The catalog from all demand; per-item rows are few, so they finish in pandas."""
+    given = None if items.isEmpty() else items.toPandas()
+    return build_catalog(
+        demand_lines, given, params["min_category_items"], params["category_stopwords"]
+    )
+
+
+def daily_demand(demand_lines: DataFrame) -> pd.DataFrame:
+    return _daily_demand(demand_lines)
+
+
+def interaction_lines(customer_lines: DataFrame) -> DataFrame:
+    """The model-facing columns of customer lines in time order (what the split cuts)."""
+    return customer_lines.select(*LINE_COLUMNS).orderBy("ts", "order_id", "item_id")
+
+
+def split_interactions(
+    interactions: DataFrame, split: dict[str, Any]
+) -> tuple[DataFrame, DataFrame, DataFrame, DataFrame, dict[str, dict[str, float]]]:
+    """Train ≤ cutoff < test, and inside train fit ≤ validation cutoff < validation."""
+    cutoff = ts_literal(pd.Timestamp(split["cutoff"]))
+    val_cut = ts_literal(validation_cutoff(split["cutoff"], split["validation_days"]))
+    ts = F.col("ts")
+    after = ts > cutoff
+    if split.get("test_end") is not None:
+        after = after & (ts <= ts_literal(pd.Timestamp(split["test_end"])))
+    order = ["ts", "order_id", "item_id"]
+    parts = {
+        "train": interactions.where(ts <= cutoff),
+        "test": interactions.where(after),
+        "fit": interactions.where(ts <= val_cut),
+        "validation": interactions.where((ts > val_cut) & (ts <= cutoff)),
+    }
+    tag = F.when(ts <= val_cut, "fit").when(ts <= cutoff, "validation").when(after, "test")
+    sizes = (
+        interactions.withColumn("_part", tag)
+        .where(F.col("_part").isNotNull())
+        .groupBy("_part")
+        .agg(F.count("*").alias("rows"), F.countDistinct("user_id").alias("users"))
+        .collect()
+    )
+    found = {r["_part"]: (int(r["rows"]), int(r["users"])) for r in sizes}
+    train_users = parts["train"].select(F.countDistinct("user_id")).first()[0]
+    counts = {
+        "train": (found.get("fit", (0, 0))[0] + found.get("validation", (0, 0))[0], train_users),
+        "test": found.get("test", (0, 0)),
+        "fit": found.get("fit", (0, 0)),
+        "validation": found.get("validation", (0, 0)),
+    }
+    metrics = {}
+    for name, (rows, users) in counts.items():
+        metrics[f"data/{name}_rows"] = {"value": float(rows), "step": 0}
+        metrics[f"data/{name}_users"] = {"value": float(users), "step": 0}
+    log.info("split (spark): %s", {k: v[0] for k, v in counts.items()})
+    sort = {k: v.orderBy(*order) for k, v in parts.items()}
+    return sort["train"], sort["test"], sort["fit"], sort["validation"], metrics
+
+
+def user_item_matrix(train: DataFrame) -> DataFrame:
+    """The training interaction matrix in long form: one row per (user, item) pair."""
+    return (
+        train.groupBy("user_id", "item_id")
+        .agg(
+            F.countDistinct("order_id").alias("n_orders"),
+            F.sum("quantity").alias("quantity"),
+            F.max("ts").alias("last_ts"),
+        )
+        .orderBy("user_id", "item_id")
+    )
+
+
+def features_at_validation_cutoff(
+    lines: DataFrame,
+    users: DataFrame,
+    events: DataFrame,
+    email: DataFrame,
+    split: dict[str, Any],
+) -> DataFrame:
+    as_of = validation_cutoff(split["cutoff"], split["validation_days"])
+    return customer_features(lines, as_of, users=users, events=events, email=email)
+
+
+def features_at_cutoff(
+    lines: DataFrame,
+    users: DataFrame,
+    events: DataFrame,
+    email: DataFrame,
+    split: dict[str, Any],
+) -> DataFrame:
+    return customer_features(lines, split["cutoff"], users=users, events=events, email=email)
+
+
+def features_at_end(
+    lines: DataFrame, users: DataFrame, events: DataFrame, email: DataFrame
+) -> DataFrame:
+    end = lines.agg(F.max("ts")).first()[0]
+    return customer_features(lines, pd.Timestamp(end), users=users, events=events, email=email)
