@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -176,6 +177,30 @@ class OptunaMlflowCallback:
         params = [Param(f"{self.param_prefix}{k}", str(v)) for k, v in trial.params.items()]
         client.log_batch(run.info.run_id, metrics=metrics, params=params)
         client.set_terminated(run.info.run_id)
+
+
+def open_study(
+    name: str,
+    storage_dir: str | None,
+    db_file: str,
+    direction: str,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> optuna.Study:
+    """The study ``name`` in ``<storage_dir>/<db_file>`` (SQLite), resumed if it exists;
+    in memory when ``storage_dir`` is null."""
+    storage = None
+    if storage_dir:
+        Path(storage_dir).mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{Path(storage_dir) / db_file}"
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        load_if_exists=True,
+        direction=direction,
+        sampler=sampler,
+        pruner=pruner,
+    )
 
 
 ChildRuns = dict[str, dict[str, Any]]

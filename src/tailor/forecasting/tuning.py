@@ -11,7 +11,6 @@ the forecast weigh most, as in the served-model rule). Each trial is a nested ML
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from tailor.forecasting.calendar import ShopCalendar
 from tailor.forecasting.demand import DemandSettings, recency_weights, validation_forecasts
 from tailor.forecasting.windows import Windows
 from tailor.progress import TrialProgress
-from tailor.tracking import OptunaMlflowCallback, study_name, suggest
+from tailor.tracking import OptunaMlflowCallback, open_study, study_name, suggest
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +62,12 @@ def tune_prophet(
         "defaults": defaults,
     }
     name = study_name(f"forecasting-prophet-{target}", {"train": train}, config)
-    storage = None
-    if tuning.get("storage_dir"):
-        Path(tuning["storage_dir"]).mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{Path(tuning['storage_dir']) / 'optuna_forecasting.db'}"
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        load_if_exists=True,
-        direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
+    study = open_study(
+        name,
+        tuning.get("storage_dir"),
+        "optuna_forecasting.db",
+        "minimize",
+        optuna.samplers.TPESampler(seed=seed),
     )
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not study.trials:

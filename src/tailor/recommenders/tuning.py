@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -23,9 +22,10 @@ from tailor.recommenders.evaluate import score_model
 from tailor.recommenders.priors import is_neutral
 from tailor.recommenders.registry import make_candidate, split_prior
 from tailor.recommenders.windows import Window, summarise_windows
-from tailor.tracking import OptunaMlflowCallback, study_name, suggest
+from tailor.tracking import OptunaMlflowCallback, open_study, study_name, suggest
 
 log = logging.getLogger(__name__)
+STUDY_DB = "optuna_recommender.db"  # under tuning.storage_dir, shared by families and blend
 
 
 def mlflow_callback(family: str) -> OptunaMlflowCallback:
@@ -150,17 +150,12 @@ def tune_family(
     target = f"ndcg_at_{int(tuning['target_k'])}"
     fixed = dict(cfg.get("fixed", {}))
     space = dict(cfg.get("space", {}))
-    storage_dir = tuning.get("storage_dir")
-    storage = None
-    if storage_dir:
-        Path(storage_dir).mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{Path(storage_dir) / 'optuna_recommender.db'}"
     name = family_study_name(family, windows, {"fixed": fixed, "space": space, "seed": seed})
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        load_if_exists=True,
-        direction="maximize",
+    study = open_study(
+        name,
+        tuning.get("storage_dir"),
+        STUDY_DB,
+        "maximize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(tuning["startup"])),
         pruner=optuna.pruners.MedianPruner(
             n_startup_trials=int(tuning["startup"]), n_warmup_steps=int(tuning["warmup_steps"])

@@ -29,6 +29,7 @@ from tailor.recommenders.pyfunc import pyfunc_kwargs
 from tailor.recommenders.registry import make_candidate
 from tailor.recommenders.selection import choose_served
 from tailor.recommenders.tuning import (
+    STUDY_DB,
     evaluate_on_windows,
     family_study_name,
     family_timeout,
@@ -44,6 +45,7 @@ from tailor.recommenders.windows import (
     window_bounds,
     window_features,
 )
+from tailor.tracking import open_study
 
 log = logging.getLogger(__name__)
 FAMILIES = ["popularity", "ease", "als", "item_knn", "content", "lightfm"]
@@ -206,16 +208,8 @@ def tune_blend(
         windows,
         {**cfg, "seed": seed, "parts": [[t["family"], t["params"]] for t in ranked]},
     )
-    storage = None
-    if tuning.get("storage_dir"):
-        Path(tuning["storage_dir"]).mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{Path(tuning['storage_dir']) / 'optuna_recommender.db'}"
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        load_if_exists=True,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
+    study = open_study(
+        name, tuning.get("storage_dir"), STUDY_DB, "maximize", optuna.samplers.TPESampler(seed=seed)
     )
     done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     run_study(
