@@ -172,6 +172,7 @@ def both(request: pytest.FixtureRequest, spark: Any) -> tuple[dict[str, Any], di
         exercised = [s for s in exercised if not s.startswith("outlier")]
     counts = dict(zip(expected["report"]["step"], expected["report"]["rows"], strict=True))
     assert all(counts[s] > 0 for s in exercised), counts
+    spark.catalog.clearCache()  # the cleaning persists its stages; free them per world
     return expected, got
 
 
