@@ -90,7 +90,7 @@ def age_columns(age: pd.Series) -> pd.DataFrame:
     given = age.dropna()
     numbers = pd.to_numeric(given, errors="coerce")
     if numbers.notna().all():
-        return pd.DataFrame({"age": pd.to_numeric(age, errors="coerce")})
+        return pd.DataFrame({"age": pd.to_numeric(age, errors="coerce").astype(float)})
     return pd.DataFrame({"age_band": age.astype(object).where(age.notna(), None)})
 
 

@@ -61,7 +61,9 @@ def test_next_data_engineering_run_excludes_exactly_the_forgotten_ids(tmp_path: 
     params = loader["parameters"]["data_engineering"]
     no_maps = {name: {"columns": {}} for name in params["sources"]}
     empty = pd.DataFrame()
-    validated = validate_raw_tables(tx, empty, empty, empty, empty, suppression, no_maps)
+    validated = validate_raw_tables(
+        tx, empty, empty, empty, empty, suppression, empty, empty, empty, no_maps
+    )
     tx_ok, users_ok, suppression_ok = validated[0], validated[1], validated[5]
     demand, customer, report, _ = clean_transactions(
         tx_ok, users_ok, suppression_ok, params["cleaning"]

@@ -29,7 +29,7 @@ PARAMS = {
 def split_world(spark: Any) -> dict[str, Any]:
     world = generate({"n_users": 120, "seed": 5})
     tx = world["transactions"].assign(ts=lambda f: f["ts"].dt.floor("us"))
-    validated = de.validate_raw_tables(tx, *(pd.DataFrame() for _ in range(5)), PARAMS["sources"])
+    validated = de.validate_raw_tables(tx, *(pd.DataFrame() for _ in range(8)), PARAMS["sources"])
     _, customer, _, _ = de.clean_transactions(
         validated[0], validated[1], validated[5], PARAMS["cleaning"]
     )

@@ -52,15 +52,18 @@ TABLES = (
 
 def run_engine(nodes: Any, raw: dict[str, Any], split: dict[str, Any]) -> dict[str, Any]:
     """Every data-engineering node of one engine, in pipeline order, on ``raw``."""
-    tx, users, events, email, items, sup = nodes.validate_raw_tables(
+    none = pd.DataFrame()
+    tx, users, events, email, items, sup, camp, info, resp = nodes.validate_raw_tables(
         raw["transactions"], raw["users"], raw["events"], raw["email"], raw["items"],
-        raw["suppression"], PARAMS["sources"],
+        raw["suppression"], none, none, none, PARAMS["sources"],
     )  # fmt: skip
     demand, customer, report, metrics = nodes.clean_transactions(tx, users, sup, PARAMS["cleaning"])
-    users_c, events_c, email_c = nodes.filter_sources(users, events, email, sup)
+    users_c, events_c, email_c, camp_c = nodes.filter_sources(
+        users, events, email, camp, info, resp, sup
+    )
     interactions = nodes.interaction_lines(customer)
     train, test, fit, val, split_metrics = nodes.split_interactions(interactions, split)
-    sources = (customer, users_c, events_c, email_c)
+    sources = (customer, users_c, events_c, email_c, camp_c)
     return {
         "report": report,
         "metrics": metrics | split_metrics,

@@ -57,11 +57,14 @@ def drop_users(
     return kept, (df.count() if n_in is None else n_in) - kept.count()
 
 
-def is_cancellation(df: DataFrame, prefix: str) -> bool | F.Column:
-    return F.col("order_id").cast("string").startswith(prefix)
+def is_cancellation(df: DataFrame, prefix: str | None) -> bool | F.Column:
+    """As ``tailor.cleaning.is_cancellation``: the prefix and a negative quantity."""
+    if not prefix:
+        return F.lit(False)
+    return F.col("order_id").cast("string").startswith(prefix) & (F.col("quantity") < 0)
 
 
-def net_cancellations(df: DataFrame, prefix: str) -> tuple[DataFrame, dict[str, int]]:
+def net_cancellations(df: DataFrame, prefix: str | None) -> tuple[DataFrame, dict[str, int]]:
     """``tailor.cleaning.net_cancellations``: each (customer, item) pair with a cancellation
     is netted by the pandas rule on its own lines; the other lines pass untouched."""
     key = F.coalesce(F.col("user_id"), F.lit(cleaning.NO_USER))

@@ -147,11 +147,19 @@ def customer_features(
         out = out.join(rates, "user_id", "left")
         columns += ["emails_received", "email_open_rate", "email_click_rate"]
     if users is not None and not users.isEmpty():
-        cols = [c for c in ("age", "gender", "location") if c in users.columns]
-        demo = users.select(
-            "user_id", *cols, *(["signup_ts"] if "signup_ts" in users.columns else [])
-        )
-        out = out.join(demo, "user_id", "left")
+        # the pandas order (tailor.customer_features): bands as given, then the age
+        cols = [c for c in ("gender", "location", "income", "household_size") if c in users.columns]
+        extra = [F.col(c) for c in cols]
+        if "age" in users.columns:
+            # a number where every given value is one, else a band (text), as in pandas
+            age = F.col("age")
+            banded = users.where(age.isNotNull() & age.cast("double").isNull()).limit(1).count()
+            name = "age_band" if banded else "age"
+            extra.append(age.alias(name) if banded else age.cast("double").alias(name))
+            cols.append(name)
+        if "signup_ts" in users.columns:
+            extra.append(F.col("signup_ts"))
+        out = out.join(users.select("user_id", *extra), "user_id", "left")
         columns += cols
         if "signup_ts" in users.columns:
             signup = F.when(F.col("signup_ts") <= at, F.col("signup_ts"))

@@ -11,7 +11,9 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from tailor.campaigns import campaign_exposures
 from tailor.pipelines.data_engineering.nodes import OPTIONAL, _kind
+from tailor.schemas import conform_table as pandas_conform
 from tailor.spark import cleaning
 from tailor.spark.catalog import build_catalog
 from tailor.spark.catalog import daily_demand as _daily_demand
@@ -33,21 +35,54 @@ def validate_raw_tables(
     email: Table,
     items: Table,
     suppression: Table,
+    campaigns: Table,
+    campaign_info: Table,
+    campaign_responses: Table,
     sources: dict[str, Any],
-) -> tuple[DataFrame, ...]:
-    """The contract on every raw table before anything is written (absent: empty, typed)."""
+) -> tuple[Table, ...]:
+    """The contract on every raw table before anything is written (absent: empty, typed).
+
+    Campaign tables are small (one row per exposure or campaign): they are conformed by the
+    pandas contract and stay pandas frames.
+    """
     spark = get_spark()
+    _supported(sources)
     maps = {
         name: (sources.get(name) or {}).get("columns") or {} for name in ("transactions", *OPTIONAL)
     }
     raw = {"users": users, "events": events, "email": email, "items": items}
     raw["suppression"] = suppression
-    out = [conform_table(transactions, "transactions", maps["transactions"], spark=spark)]
+    small = {"campaigns": campaigns, "campaign_info": campaign_info}
+    small["campaign_responses"] = campaign_responses
+    out: list[Table] = [
+        conform_table(transactions, "transactions", maps["transactions"], spark=spark)
+    ]
     for name in OPTIONAL:
+        if name in small:
+            frame = small[name]
+            frame = frame if isinstance(frame, pd.DataFrame) else frame.toPandas()
+            table = pandas_conform(frame, name, maps[name], optional=True)
+            out.append(pd.DataFrame() if table is None else table)
+            continue
         table = conform_table(raw[name], name, maps[name], optional=True, spark=spark)
         out.append(empty_table(spark, name) if table is None else table)
         log.info("table %s: %s", name, "absent" if table is None else "present")
     return tuple(out)  # type: ignore[arg-type]
+
+
+def _supported(sources: dict[str, Any]) -> None:
+    """Contract features the Spark engine does not implement yet stop with their name."""
+    for table, spec in sources.items():
+        if (spec or {}).get("compose"):
+            raise NotImplementedError(
+                f"data_engineering.sources.{table}.compose is not supported by the Spark "
+                "engine yet: compose the column in your export, or run a pandas environment"
+            )
+    if "line_total" in ((sources.get("transactions") or {}).get("columns") or {}).values():
+        raise NotImplementedError(
+            "transactions column 'line_total' is not supported by the Spark engine yet: "
+            "map a unit price, or run a pandas environment"
+        )
 
 
 def _opted_out(users: DataFrame) -> DataFrame:
@@ -104,6 +139,9 @@ def clean_transactions(
         F.countDistinct(F.when(~no_user & ~F.col("_opted"), F.col("item_id"))).alias("items"),
     ).first()
     customer = flagged.where(~no_user & ~F.col("_opted")).drop("_opted")
+    # as the pandas rule: opted-out customers' lines stay demand, without their id
+    anonymous = F.when(F.col("_opted"), F.lit(None).cast("string")).otherwise(F.col("user_id"))
+    demand = flagged.withColumn("user_id", anonymous).select(*demand.columns)
     steps.append(("missing_customer", int(totals["missing"] or 0)))
     steps.append(("opted_out_users", int(totals["opted"] or 0)))
     steps.append(("customer_rows_out", int(totals["customer"] or 0)))
@@ -126,13 +164,33 @@ def clean_transactions(
 
 
 def filter_sources(
-    users: DataFrame, events: DataFrame, email: DataFrame, suppression: DataFrame
-) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Drop suppressed and opted-out users from the optional per-user sources."""
+    users: DataFrame,
+    events: DataFrame,
+    email: DataFrame,
+    campaigns: pd.DataFrame,
+    campaign_info: pd.DataFrame,
+    campaign_responses: pd.DataFrame,
+    suppression: DataFrame,
+) -> tuple[DataFrame, DataFrame, DataFrame, pd.DataFrame]:
+    """Drop suppressed and opted-out users from the optional per-user sources; campaign
+    exposures are joined by the pandas rule (small tables) and filtered the same way."""
     gone = F.broadcast(suppression.select("user_id").unionByName(_opted_out(users)).distinct())
-    return tuple(
+    big = tuple(
         t.join(gone, "user_id", "left_anti").select(*t.columns) for t in (users, events, email)
-    )  # type: ignore[return-value]
+    )
+    exposures = campaign_exposures(campaigns, campaign_info, campaign_responses)
+    if not exposures.empty:
+        gone_ids = {r[0] for r in gone.collect()}
+        exposures = exposures[~exposures["user_id"].isin(gone_ids)].reset_index(drop=True)
+    return (*big, exposures)  # type: ignore[return-value]
+
+
+def _no_campaigns(campaigns: pd.DataFrame | None) -> None:
+    if campaigns is not None and not campaigns.empty:
+        raise NotImplementedError(
+            "campaign features (raw_campaigns) are not computed by the Spark engine yet: "
+            "leave raw_campaigns unset in a Spark environment, or run a pandas environment"
+        )
 
 
 def build_item_catalog(
@@ -214,8 +272,10 @@ def features_at_validation_cutoff(
     users: DataFrame,
     events: DataFrame,
     email: DataFrame,
+    campaigns: pd.DataFrame,
     split: dict[str, Any],
 ) -> DataFrame:
+    _no_campaigns(campaigns)
     as_of = validation_cutoff(split["cutoff"], split["validation_days"])
     return customer_features(lines, as_of, users=users, events=events, email=email)
 
@@ -225,13 +285,20 @@ def features_at_cutoff(
     users: DataFrame,
     events: DataFrame,
     email: DataFrame,
+    campaigns: pd.DataFrame,
     split: dict[str, Any],
 ) -> DataFrame:
+    _no_campaigns(campaigns)
     return customer_features(lines, split["cutoff"], users=users, events=events, email=email)
 
 
 def features_at_end(
-    lines: DataFrame, users: DataFrame, events: DataFrame, email: DataFrame
+    lines: DataFrame,
+    users: DataFrame,
+    events: DataFrame,
+    email: DataFrame,
+    campaigns: pd.DataFrame,
 ) -> DataFrame:
+    _no_campaigns(campaigns)
     end = lines.agg(F.max("ts")).first()[0]
     return customer_features(lines, pd.Timestamp(end), users=users, events=events, email=email)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
+from tailor.pipelines.data_engineering.pipeline import CAMPAIGN_TABLES
 from tailor.spark import nodes as n
 
 SOURCES = ["users", "events", "email"]
@@ -35,7 +36,9 @@ def _s(name: str) -> str:
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
+    # campaign exposures are a small pandas table (tailor.spark.nodes.filter_sources)
     feature_inputs = [_s("customer_lines"), *(_s(f"{s}_clean") for s in SOURCES)]
+    feature_inputs.append("campaigns_clean")
     return Pipeline(
         [
             Node(
@@ -47,6 +50,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "raw_email",
                     "raw_items",
                     "suppression_list",
+                    *(f"raw_{t}" for t in CAMPAIGN_TABLES),
                     "params:data_engineering.sources",
                 ],
                 [
@@ -56,6 +60,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "email_validated",
                     "items_validated",
                     "suppression_validated",
+                    *(f"{t}_validated" for t in CAMPAIGN_TABLES),
                 ],
                 name="validate_raw_tables",
             ),
@@ -77,8 +82,14 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             Node(
                 n.filter_sources,
-                ["users_validated", "events_validated", "email_validated", "suppression_validated"],
-                [_s(f"{s}_clean") for s in SOURCES],
+                [
+                    "users_validated",
+                    "events_validated",
+                    "email_validated",
+                    *(f"{t}_validated" for t in CAMPAIGN_TABLES),
+                    "suppression_validated",
+                ],
+                [*(_s(f"{s}_clean") for s in SOURCES), "campaigns_clean"],
                 name="filter_sources",
             ),
             Node(
