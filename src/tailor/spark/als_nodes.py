@@ -26,8 +26,9 @@ from tailor.item_catalog import items_known_by
 from tailor.metrics import lists_from_frame, per_user_ranking_metrics, ranking_metrics
 from tailor.recommenders.evaluate import holdout_truth, score_model
 from tailor.recommenders.registry import make_candidate
-from tailor.recommenders.tuning import NestedRunCallback, suggest
+from tailor.recommenders.tuning import mlflow_callback
 from tailor.spark.als import fit_als, top_k
+from tailor.tracking import suggest
 
 log = logging.getLogger(__name__)
 FAMILY = "spark_als"
@@ -103,7 +104,7 @@ def tune_spark_als(
             timeout=tuning.get("timeout"),
             callbacks=[
                 optuna.study.MaxTrialsCallback(budget, states=finished),
-                NestedRunCallback(FAMILY),
+                mlflow_callback(FAMILY),
             ],
         )
     best = study.best_trial
