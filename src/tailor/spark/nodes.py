@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from tailor.campaigns import campaign_exposures
-from tailor.pipelines.data_engineering.nodes import OPTIONAL, _kind
+from tailor.pipelines.data_engineering.nodes import OPTIONAL, cleaning_report
 from tailor.schemas import conform_table as pandas_conform
 from tailor.spark import cleaning
 from tailor.spark.catalog import build_catalog
@@ -146,19 +146,9 @@ def clean_transactions(
     steps.append(("opted_out_users", int(totals["opted"] or 0)))
     steps.append(("customer_rows_out", int(totals["customer"] or 0)))
 
-    report = pd.DataFrame(steps, columns=["step", "rows"])
-    report["kind"] = report["step"].map(_kind)
-    extra = pd.DataFrame(
-        [(k, v, "info") for k, v in netting.items() if k != "cancellation_lines"],
-        columns=["step", "rows", "kind"],
+    report, metrics = cleaning_report(
+        steps, netting, int(totals["users"] or 0), int(totals["items"] or 0)
     )
-    report = pd.concat([report, extra], ignore_index=True)
-    metrics = {
-        f"data/{s}": {"value": float(r), "step": 0}
-        for s, r in zip(report["step"], report["rows"], strict=True)
-    }
-    metrics["data/customers"] = {"value": float(totals["users"] or 0), "step": 0}
-    metrics["data/items"] = {"value": float(totals["items"] or 0), "step": 0}
     log.info("cleaning (spark): %s", ", ".join(f"{s}={r:,}" for s, r in steps))
     return demand, customer, report, metrics
 

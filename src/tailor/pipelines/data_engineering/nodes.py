@@ -114,6 +114,17 @@ def clean_transactions(
     steps.append(("opted_out_users", int(opt_mask.sum())))
     steps.append(("customer_rows_out", len(customer)))
 
+    report, metrics = cleaning_report(
+        steps, netting, customer["user_id"].nunique(), customer["item_id"].nunique()
+    )
+    log.info("cleaning: %s", ", ".join(f"{s}={r:,}" for s, r in steps))
+    return demand, customer, report, metrics
+
+
+def cleaning_report(
+    steps: list[tuple[str, int]], netting: dict[str, int], customers: int, items: int
+) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """The cleaning report (step, rows, kind) and its MLflow metrics, for either engine."""
     report = pd.DataFrame(steps, columns=["step", "rows"])
     report["kind"] = report["step"].map(_kind)
     extra = pd.DataFrame(
@@ -125,10 +136,9 @@ def clean_transactions(
         f"data/{s}": {"value": float(r), "step": 0}
         for s, r in zip(report["step"], report["rows"], strict=True)
     }
-    metrics["data/customers"] = {"value": float(customer["user_id"].nunique()), "step": 0}
-    metrics["data/items"] = {"value": float(customer["item_id"].nunique()), "step": 0}
-    log.info("cleaning: %s", ", ".join(f"{s}={r:,}" for s, r in steps))
-    return demand, customer, report, metrics
+    metrics["data/customers"] = {"value": float(customers), "step": 0}
+    metrics["data/items"] = {"value": float(items), "step": 0}
+    return report, metrics
 
 
 def _kind(step: str) -> str:
