@@ -59,6 +59,17 @@ def build_catalog(
         )
     else:
         stats["description"] = None
+    return finish_catalog(stats, items, min_category_items, category_stopwords)
+
+
+def finish_catalog(
+    stats: pd.DataFrame,
+    items: pd.DataFrame | None,
+    min_category_items: int,
+    category_stopwords: list[str],
+) -> pd.DataFrame:
+    """Per-item stats (index item_id) → the catalog: a given items table wins, then text
+    and category; shared by the pandas and Spark engines (which aggregate lines their way)."""
     if items is not None and not items.empty:
         given = items.drop_duplicates("item_id").set_index("item_id")
         for col in ("description", "price", "category"):

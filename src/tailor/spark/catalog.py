@@ -8,7 +8,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from tailor.item_catalog import clean_text, head_noun_category
+from tailor.item_catalog import finish_catalog
 from tailor.spark.features import modal_by
 
 
@@ -43,28 +43,7 @@ def build_catalog(
 ) -> pd.DataFrame:
     """``tailor.item_catalog.build_catalog`` with the line aggregation done by Spark."""
     stats = item_stats(lines)
-    if items is not None and not items.empty:
-        given = items.drop_duplicates("item_id").set_index("item_id")
-        for col in ("description", "price", "category"):
-            if col in given:
-                stats[col] = (
-                    given[col]
-                    .reindex(stats.index)
-                    .combine_first(
-                        stats[col] if col in stats else pd.Series(index=stats.index, dtype=object)
-                    )
-                )
-    stats["description"] = stats["description"].fillna(stats.index.to_series())
-    stats["text"] = clean_text(stats["description"])
-    if "category" not in stats or stats["category"].isna().all():
-        stats["category"] = head_noun_category(
-            stats["text"], min_category_items, category_stopwords
-        )
-    stats["category"] = stats["category"].fillna("other")
-    cols = ["description", "text", "category", "price", "n_orders", "n_buyers", "units"]
-    return (
-        stats[cols].rename_axis("item_id").reset_index().sort_values("item_id", ignore_index=True)
-    )
+    return finish_catalog(stats, items, min_category_items, category_stopwords)
 
 
 def daily_demand(demand_lines: DataFrame) -> pd.DataFrame:
