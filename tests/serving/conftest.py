@@ -31,6 +31,8 @@ from tests.conftest import ENV, run_kedro
 
 BENTOML = Path(sys.executable).with_name("bentoml")
 SYNTHETIC = ("--env", "synthetic", "--params", "synthetic_users=300")
+# The next-purchase part of forecasting (seconds), with the node whose evaluation it reads.
+NEXT_PURCHASE_NODES = "evaluate_next_purchase,predict_next_purchase,build_replenishment"
 
 
 def free_port() -> int:
@@ -56,7 +58,7 @@ def serving_project(request: pytest.FixtureRequest) -> Path:
         ("recommender",): data / "06_models/recommender/MLmodel",
         # the next-purchase nodes only (seconds; the demand forecasts take minutes), so what
         # is packaged never depends on which other tests ran first
-        ("forecasting", "--nodes", "build_replenishment,predict_next_purchase"): data
+        ("forecasting", "--nodes", NEXT_PURCHASE_NODES): data
         / "07_model_output/next_purchase_predictions.parquet",
     }
     for (pipeline, *nodes), output in needs.items():

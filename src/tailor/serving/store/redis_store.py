@@ -9,6 +9,7 @@ script alone); per-user keys and hourly/daily counters carry TTLs, so idle state
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator
 
@@ -91,7 +92,12 @@ class RedisStore(ProfileStore):
     ``suppressed`` set of hashes, ``counters`` hash, ``secret``."""
 
     def __init__(self, url: str, prefix: str = "tailor:", retention: Retention | None = None):
-        self.r = redis.Redis.from_url(url, decode_responses=True)
+        # Bounded waits: /recommend reads the store on the event loop, so a Redis that stops
+        # answering must fail the request (cold-start answer) rather than stall the worker.
+        timeout = float(os.environ.get("TAILOR_REDIS_TIMEOUT_S", "2"))
+        self.r = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         self.p = prefix
         self.retention = retention or Retention()
         self.r.ping()
