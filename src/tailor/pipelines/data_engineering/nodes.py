@@ -37,11 +37,14 @@ def validate_raw_tables(
     campaign_info: pd.DataFrame,
     campaign_responses: pd.DataFrame,
     sources: dict[str, Any],
+    data_end: str | None = None,
 ) -> tuple[pd.DataFrame, ...]:
     """Conform every raw table to the data contract before anything is written.
 
     One node validates all tables, so a bad optional table stops the run before the
     cleaning writes its first output. Absent optional tables become empty frames.
+    ``data_end`` (an instant, or None) keeps only what happened up to it: the run sees the
+    shop as it was then (a replay, or the retraining loop's earlier state).
     """
     raw = {"transactions": transactions, "users": users, "events": events, "email": email}
     raw |= {"items": items, "suppression": suppression, "campaigns": campaigns}
@@ -57,6 +60,8 @@ def validate_raw_tables(
         )
         for name in names
     }
+    if data_end is not None:
+        tables = {name: as_of(table, name, data_end) for name, table in tables.items()}
     lines = tables["transactions"]
     if "country" not in lines:
         lines["country"] = None  # one-country shops need not say which
@@ -66,6 +71,20 @@ def validate_raw_tables(
         out.append(_empty(name) if table is None else table)
         log.info("table %s: %s", name, "absent" if table is None else f"{len(table):,} rows")
     return tuple(out)
+
+
+# The timestamp that dates each row of a table, for ``data_end``.
+EVENT_TIME = {"transactions": "ts", "events": "ts", "email": "sent_ts"}
+
+
+def as_of(table: pd.DataFrame | None, name: str, data_end: str) -> pd.DataFrame | None:
+    """``table`` without its rows dated after ``data_end`` (undated tables unchanged)."""
+    col = EVENT_TIME.get(name)
+    if table is None or col is None or col not in table:
+        return table
+    kept = table[table[col] <= pd.Timestamp(data_end)].reset_index(drop=True)
+    log.info("data_end %s: table %s keeps %d of %d rows", data_end, name, len(kept), len(table))
+    return kept
 
 
 def clean_transactions(
