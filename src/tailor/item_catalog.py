@@ -101,3 +101,13 @@ def items_known_by(items: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFr
     be neither rankable nor counted in coverage for a model trained before it.
     """
     return items[items["item_id"].isin(interactions["item_id"])].reset_index(drop=True)
+
+
+def buyers_per_item(lines: pd.DataFrame, items: pd.Series | None = None) -> pd.Series:
+    """Distinct buyers of each item in ``lines`` (item ids as text): the one popularity count
+    (rankable items, evaluation's popularity bins and novelty). ``items``: reindexed to
+    these ids, 0 for items nobody bought."""
+    buyers = lines.astype({"item_id": str}).groupby("item_id")["user_id"].nunique()
+    if items is None:
+        return buyers
+    return buyers.reindex(items.astype(str), fill_value=0)

@@ -21,6 +21,7 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame
 
 from tailor.evaluation.groups import UNKNOWN
+from tailor.item_catalog import buyers_per_item
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,7 @@ def popularity_bins(train: pd.DataFrame, catalog: pd.DataFrame, n_bins: int) -> 
     Items are ranked by distinct train buyers (ties by id, so bins have equal item counts).
     """
     items = catalog["item_id"].astype(str)
-    buyers = train.astype({"item_id": str}).groupby("item_id")["user_id"].nunique()
-    pop = pd.DataFrame({"item_id": items, "buyers": buyers.reindex(items).fillna(0).to_numpy()})
+    pop = pd.DataFrame({"item_id": items, "buyers": buyers_per_item(train, items).to_numpy()})
     order = pop.sort_values(["buyers", "item_id"]).reset_index(drop=True)
     order["bin"] = (np.arange(len(order)) * n_bins // max(len(order), 1)) + 1
     return order.set_index("item_id")["bin"]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from tailor.item_catalog import buyers_per_item
 from tailor.metrics import (
     ItemSimilarity,
     evaluated_users,
@@ -143,8 +144,7 @@ def conversion_per_user(
 
 def train_self_information(train: pd.DataFrame, catalog: pd.DataFrame) -> dict[str, float]:
     """Self-information of every catalog item from its share of train buyers."""
-    buyers = train.astype({"item_id": str}).groupby("item_id")["user_id"].nunique()
-    counts = buyers.reindex(catalog["item_id"].astype(str), fill_value=0)
+    counts = buyers_per_item(train, catalog["item_id"])
     return self_information(counts.to_dict(), int(train["user_id"].nunique()))
 
 

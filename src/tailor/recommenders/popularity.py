@@ -38,6 +38,7 @@ class PopularityRecommender(Recommender):
         self.global_scores = counts + self.fallback / (self.fallback.max() + 1.0) * 1e-3
         scope = self.params.get("scope", "global")
         self.user_group = np.full(len(self.user_ids), -1, dtype=np.int64)
+        self.group_names: list[str] = []
         self.group_scores = np.zeros((0, self.n_items))
         if scope == "global" or users is None or scope not in users.columns:
             return
@@ -50,6 +51,7 @@ class PopularityRecommender(Recommender):
         )
         codes, names = pd.factorize(groups, sort=True)
         self.user_group = codes.astype(np.int64)
+        self.group_names = [str(g) for g in names]
         shrink = float(self.params.get("shrinkage", 10.0))
         share = self.global_scores / max(self.global_scores.sum(), 1e-9)
         group_scores = []
@@ -66,3 +68,23 @@ class PopularityRecommender(Recommender):
         has = groups >= 0
         out[has] = self.group_scores[groups[has]]
         return out
+
+    def ranking_table(self, scope: str) -> pd.DataFrame:
+        """``scope, key, item_id, score``: the global ranking (key "") and, when fitted with
+        a group scope, each group's (key = group); items bought in the counted days only."""
+        sold = np.flatnonzero(self.global_scores >= 1.0)
+        frames = [
+            pd.DataFrame(
+                {"scope": "global", "key": "", "item_id": self.item_ids[sold],
+                 "score": self.global_scores[sold]}
+            )
+        ]  # fmt: skip
+        for g, name in enumerate(self.group_names):
+            frames.append(
+                pd.DataFrame(
+                    {"scope": scope, "key": name, "item_id": self.item_ids[sold],
+                     "score": self.group_scores[g, sold]}
+                )
+            )  # fmt: skip
+        out = pd.concat(frames, ignore_index=True)
+        return out.astype({"item_id": str, "key": str, "score": float})

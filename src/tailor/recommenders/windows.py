@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tailor.item_catalog import items_known_by
+from tailor.item_catalog import buyers_per_item, items_known_by
 from tailor.recommenders.evaluate import holdout_truth
 from tailor.splits import split_by_time
 
@@ -95,7 +95,7 @@ def rankable_items(
     item dimension (the catalog can hold 100k items); they are neither ranked nor tuned.
     """
     known = items_known_by(items, interactions)
-    buyers = interactions.groupby("item_id")["user_id"].nunique()
+    buyers = buyers_per_item(interactions)
     keep = known["item_id"].map(buyers).fillna(0) >= int(min_buyers)
     return known[keep.to_numpy()].reset_index(drop=True)
 
