@@ -1,5 +1,5 @@
-"""The served pyfunc contract (cold start included) and the champion/challenger rule
-against a real SQLite MLflow store."""
+"""The served pyfunc contract (cold start included), and the registry datasets with the
+champion/challenger rule against a real SQLite MLflow store."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
 from tailor.recommenders import make_candidate
-from tailor.recommenders.champion import promote
-from tailor.recommenders.pyfunc import pyfunc_kwargs, save_bundle
+from tailor.recommenders.champion import comparison_window, decide, window_score
+from tailor.recommenders.model_registry import ChampionModelDataset, RegisteredModelDataset
+from tailor.recommenders.pyfunc import pyfunc_kwargs
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,8 @@ def fitted(tiny: dict[str, pd.DataFrame]):
 
 def test_bundle_pyfunc_contract(fitted, tiny: dict[str, pd.DataFrame], tmp_path: Path) -> None:
     bundle = tmp_path / "recommender"
-    save_bundle(fitted, tiny["items"], {"candidate": "ease"}, bundle, tmp_path / "work")
+    kwargs = pyfunc_kwargs(fitted, tiny["items"], {"candidate": "ease"}, tmp_path / "work")
+    mlflow.pyfunc.save_model(path=str(bundle), **kwargs)
     assert (bundle / "MLmodel").exists()
     model = mlflow.pyfunc.load_model(str(bundle))
     request = pd.DataFrame(
@@ -51,34 +52,69 @@ def test_bundle_pyfunc_contract(fitted, tiny: dict[str, pd.DataFrame], tmp_path:
     assert direct["item_id"].tolist() == out.query("user_id == 'u001'")["item_id"].tolist()
 
 
-def test_champion_rule_on_sqlite_store(fitted, tiny: dict[str, pd.DataFrame], tmp_path: Path):
+def test_registry_datasets_move_aliases_by_the_decision(
+    fitted, tiny: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     mlflow.set_registry_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    name = "tailor-recommender-test"
+    registry = RegisteredModelDataset(str(tmp_path / "registry.json"), model_name=name)
+    champion_ds = ChampionModelDataset(model_name=name)
+    info = {"as_of": str(fitted.as_of), "candidate": "ease"}
+
+    def register(decision: dict, val: float) -> dict:
+        with mlflow.start_run():
+            registry.save(
+                {"model": fitted, "items": tiny["items"], "info": info,
+                 "decision": decision, "val_score": val}
+            )  # fmt: skip
+        return registry.load()
+
     try:
         mlflow.set_experiment("registry-test")
-        with mlflow.start_run():
-            logged = mlflow.pyfunc.log_model(
-                name="recommender", **pyfunc_kwargs(fitted, tiny["items"], {}, tmp_path / "w")
-            )
-        client = MlflowClient()
-        name = "tailor-recommender-test"
-        versions = [mlflow.register_model(logged.model_uri, name).version for _ in range(3)]
-        first = promote(client, name, versions[0], 0.20)
-        assert first["alias"] == "champion"
-        worse = promote(client, name, versions[1], 0.10)
-        assert worse["alias"] == "challenger" and "stays challenger" in worse["reason"]
-        assert str(client.get_model_version_by_alias(name, "champion").version) == str(versions[0])
-        assert str(client.get_model_version_by_alias(name, "challenger").version) == str(
-            versions[1]
+        assert champion_ds.load() is None  # nothing registered yet
+        first = register(decide(None, None, 0.20), 0.20)
+        assert (first["version"], first["alias"]) == ("1", "champion")
+        champ = champion_ds.load()
+        assert champ["version"] == "1" and champ["val_score"] == pytest.approx(0.2)
+        assert champ["as_of"] == str(fitted.as_of)
+        assert champ["model"].recommend(["u001"], 3)["item_id"].tolist() == (
+            fitted.recommend(["u001"], 3)["item_id"].tolist()
         )
-        tie = promote(client, name, versions[2], 0.2000001)
-        assert tie["alias"] == "challenger"  # equal (at stored precision) is not better
-        better = promote(client, name, versions[2], 0.30)
-        assert better["alias"] == "champion"
-        assert str(client.get_model_version_by_alias(name, "champion").version) == str(versions[2])
+        # no new data: validation decides; lower, or equal at stored precision, loses
+        worse = decide(champ, None, 0.10)
+        assert not worse["promote"] and worse["comparison"] == "validation"
+        assert register(worse, 0.10)["alias"] == "challenger"
+        assert not decide(champ, None, 0.2000001)["promote"]
+        assert champion_ds.load()["version"] == "1"
+        # on the comparison window the window scores decide, whatever validation said
+        window = {"start": "s", "end": "e", "n_users": 40, "challenger": 0.3, "champion": 0.2}
+        better = decide(champ, window, 0.0)
+        assert better["promote"] and better["comparison"] == "recent_window"
+        assert register(better, 0.0)["alias"] == "champion"
+        assert champion_ds.load()["version"] == "3"
+        lost = decide(champ, {**window, "challenger": 0.1}, 0.9)
+        assert not lost["promote"] and "0.1000 <= champion" in lost["reason"]
         loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
         out = loaded.predict(pd.DataFrame({"user_id": ["x"], "k": [3], "recent_items": [""]}))
         assert len(out) == 3
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
+
+
+def test_comparison_window_scores_only_what_the_champion_did_not_see(
+    fitted, tiny: dict[str, pd.DataFrame]
+) -> None:
+    lines = tiny["interactions"].astype({"user_id": str, "item_id": str})
+    as_of = lines["ts"].quantile(0.8)
+    before, relevant = comparison_window(lines, as_of)
+    assert before["ts"].max() <= as_of
+    after = lines[lines["ts"] > as_of]
+    for user, items in relevant.items():
+        bought_after = set(after.loc[after["user_id"] == user, "item_id"])
+        bought_before = set(before.loc[before["user_id"] == user, "item_id"])
+        assert items and items <= bought_after and not items & bought_before
+    assert set(relevant) <= set(before["user_id"])
+    score = window_score(fitted, relevant, 10, lines["item_id"].nunique())
+    assert 0.0 <= score <= 1.0

@@ -1,42 +1,83 @@
-"""Registry rule: a new version becomes ``champion`` only if it beats the current champion
-on validation NDCG; otherwise it is the ``challenger`` and the reason is returned."""
+"""Champion/challenger rule: does this run's model replace the registered champion?
+
+Both are compared on the newest data that neither was fitted on. The champion was fitted
+on everything up to its ``as_of``; the lines after it form the comparison window. The
+challenger's configuration is fitted on the same lines up to ``as_of`` (not the serving
+refit, which has seen the window), and both rank the window's buyers with the project's
+metrics. Without enough new buyers (the data did not move, e.g. a rerun on the same data)
+the comparison falls back to the validation score the champion was registered with, and
+a tie keeps the champion.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+import pandas as pd
+
+from tailor.metrics import lists_from_frame, ranking_metrics
+from tailor.recommenders.base import Recommender
+from tailor.recommenders.evaluate import holdout_truth
 
 log = logging.getLogger(__name__)
-SCORE_TAG = "val_ndcg_at_10"
+SCORE_TAG = "val_ndcg_at_10"  # registered version tag: the validation score it was chosen on
+AS_OF_TAG = "as_of"  # registered version tag: end of the data it was fitted on
 
 
-def promote(client: MlflowClient, name: str, version: str, val_score: float) -> dict[str, Any]:
-    """Tag ``version`` with its score and move the aliases by the champion/challenger rule."""
-    # Compare at the precision stored in the tag, so a rerun with the same score is a tie.
-    val_score = round(float(val_score), 6)
-    client.set_model_version_tag(name, version, SCORE_TAG, f"{val_score:.6f}")
-    try:
-        current = client.get_model_version_by_alias(name, "champion")
-    except MlflowException:
-        current = None
-    if current is None or str(current.version) == str(version):
-        client.set_registered_model_alias(name, "champion", str(version))
-        reason = "no champion yet"
-        return {"version": str(version), "alias": "champion", "reason": reason}
-    champion_score = float(current.tags.get(SCORE_TAG, "-inf"))
-    if val_score > champion_score:
-        client.set_registered_model_alias(name, "champion", str(version))
-        reason = f"val NDCG@10 {val_score:.4f} > champion v{current.version} {champion_score:.4f}"
-        alias = "champion"
-    else:
-        client.set_registered_model_alias(name, "challenger", str(version))
-        reason = (
-            f"val NDCG@10 {val_score:.4f} <= champion v{current.version} "
-            f"{champion_score:.4f}: stays challenger"
-        )
-        alias = "challenger"
-    log.info("%s v%s -> %s (%s)", name, version, alias, reason)
-    return {"version": str(version), "alias": alias, "reason": reason}
+def comparison_window(
+    interactions: pd.DataFrame, champion_as_of: pd.Timestamp
+) -> tuple[pd.DataFrame, dict[str, set[str]]]:
+    """(lines up to the champion's ``as_of``, each of their buyers' new items after it)."""
+    before = interactions[interactions["ts"] <= champion_as_of]
+    after = interactions[interactions["ts"] > champion_as_of]
+    return before.reset_index(drop=True), holdout_truth(before, after)
+
+
+def window_score(model: Recommender, relevant: dict[str, set[str]], k: int, n_items: int) -> float:
+    """NDCG@k of ``model`` on the comparison window's buyers."""
+    recs = model.recommend(sorted(relevant), k)
+    return float(ranking_metrics(lists_from_frame(recs), relevant, [k], n_items)[f"ndcg_at_{k}"])
+
+
+def decide(
+    champion: dict[str, Any] | None,
+    window: dict[str, Any] | None,
+    challenger_val: float,
+) -> dict[str, Any]:
+    """The decision record. ``window``: both scores on the comparison window (or None when
+    it had too few buyers); ``challenger_val``: this run's validation score."""
+    if champion is None:
+        return {"promote": True, "comparison": "none", "reason": "no champion yet"}
+    base = {"champion_version": str(champion["version"])}
+    if window is not None:
+        new, old = round(window["challenger"], 6), round(window["champion"], 6)
+        promote = new > old
+        verb = ">" if promote else "<="
+        return {
+            **base,
+            "promote": promote,
+            "comparison": "recent_window",
+            "champion_score": old,
+            "challenger_score": new,
+            **{k: window[k] for k in ("start", "end", "n_users")},
+            "reason": (
+                f"NDCG@10 on {window['n_users']} buyers after {window['start']}: challenger "
+                f"{new:.4f} {verb} champion v{champion['version']} {old:.4f}"
+            ),
+        }
+    old = float(champion.get("val_score", float("-inf")))
+    new = round(float(challenger_val), 6)
+    promote = new > old
+    verb = ">" if promote else "<="
+    return {
+        **base,
+        "promote": promote,
+        "comparison": "validation",
+        "champion_score": old,
+        "challenger_score": new,
+        "reason": (
+            f"no new data since the champion's {champion['as_of']}: validation NDCG@10 "
+            f"{new:.4f} {verb} champion v{champion['version']} {old:.4f}"
+        ),
+    }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +110,3 @@ def pyfunc_kwargs(
         "signature": signature,
         "input_example": example,
     }
-
-
-def save_bundle(
-    model: Recommender, items: pd.DataFrame, meta: dict[str, Any], path: Path, workdir: Path
-) -> None:
-    """The pyfunc model directory (``MLmodel`` + artefacts) at ``path``, replaced whole."""
-    if path.exists():
-        shutil.rmtree(path)
-    mlflow.pyfunc.save_model(path=str(path), **pyfunc_kwargs(model, items, meta, workdir))

@@ -38,7 +38,6 @@ def small_params() -> dict[str, Any]:
     params["families"]["lightfm"]["start"].update(components=8, epochs=2)
     params["blend"].update(n_trials=4)
     params["baselines"]["lightfm_default"]["params"]["epochs"] = 2
-    params["registry"]["enabled"] = False
     return params
 
 
@@ -54,6 +53,8 @@ def inputs(test_override: pd.DataFrame | None = None) -> dict[str, Any]:
         "item_catalog": planted_items(),
         "customer_features_val": features,
         "customer_features_train": features,
+        "customer_features_serving": features,
+        "recommender_champion": None,  # first run: nothing registered yet
         "params:split": {"cutoff": "2023-06-01", "test_end": None},
         "params:recommender": small_params(),
         "params:seed": 5,

@@ -52,18 +52,28 @@ def test_recommendations_contract(recommender_run: Path) -> None:
     assert (sizes == 20).all()
 
 
-def test_model_bundle_and_registry(recommender_run: Path) -> None:
-    bundle = recommender_run / "data/synthetic/06_models/recommender"
-    model = mlflow.pyfunc.load_model(str(bundle))
-    out = model.predict(pd.DataFrame({"user_id": ["nobody"], "k": [7], "recent_items": [""]}))
-    assert len(out) == 7
+def test_registered_champion_and_its_run(recommender_run: Path) -> None:
     uri = f"sqlite:///{recommender_run / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    champion = client.get_model_version_by_alias("tailor-recommender", "champion")
+    name = "tailor-recommender-synthetic"  # one registered model per environment
+    champion = client.get_model_version_by_alias(name, "champion")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    out = model.predict(pd.DataFrame({"user_id": ["nobody"], "k": [7], "recent_items": [""]}))
+    assert len(out) == 7
+    # the registered model is the serving refit: fitted up to the end of the data, past
+    # the evaluation cut-off (2023-10-01 in the synthetic environment)
+    assert pd.Timestamp(champion.tags["as_of"]) > pd.Timestamp("2023-12-01")
     run = client.get_run(champion.run_id)
-    assert "test/ndcg_at_10" in run.data.metrics
-    assert "test/popularity/ndcg_at_10" in run.data.metrics
     assert "val/ndcg_at_10" in run.data.metrics
+    assert "val/popularity/ndcg_at_10" in run.data.metrics
+    # test/* keys belong to the evaluation pipeline only (one writer per metric key)
+    assert not [k for k in run.data.metrics if k.startswith("test/")]
     trials = client.search_runs(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
     )

@@ -8,12 +8,9 @@ truth and user attributes as of each window's start); the test window enters onl
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import mlflow
 import optuna
 import pandas as pd
 
@@ -23,9 +20,8 @@ from tailor.progress import progress
 from tailor.recommenders.base import Recommender
 from tailor.recommenders.blend import BlendRecommender
 from tailor.recommenders.blend_tuning import blend_candidates, blend_lists
-from tailor.recommenders.champion import promote
+from tailor.recommenders.champion import comparison_window, decide, window_score
 from tailor.recommenders.evaluate import holdout_truth
-from tailor.recommenders.pyfunc import pyfunc_kwargs
 from tailor.recommenders.registry import make_candidate
 from tailor.recommenders.selection import choose_served
 from tailor.recommenders.tuning import (
@@ -113,14 +109,23 @@ def train_user_attributes(
     train: pd.DataFrame, features: pd.DataFrame, split: dict[str, Any], params: dict[str, Any]
 ) -> pd.DataFrame:
     """User attributes as of the cutoff, built exactly as the windows build theirs."""
-    no_segments = pd.DataFrame({"user_id": pd.Series(dtype=str)})
-    as_of = pd.Timestamp(split["cutoff"])
-    return user_attributes(window_features(features, train, as_of), no_segments, params)
+    return users_as_of(train, features, pd.Timestamp(split["cutoff"]), params)
+
+
+def enabled(params: dict[str, Any], name: str) -> bool:
+    """Whether candidate ``name`` competes (``recommender.candidates``: null = every one;
+    the selection baseline always competes: it is the floor)."""
+    chosen = params.get("candidates")
+    if chosen is None or name == params["selection"]["baseline"]:
+        return True
+    return name in ([chosen] if isinstance(chosen, str) else list(chosen))
 
 
 def make_tune_node(family: str):
     def tune_node(windows: list[Window], params: dict[str, Any], seed: int) -> dict[str, Any]:
         """One Optuna study for ``family``, scored on the validation windows."""
+        if not enabled(params, OUTPUT_NAME.get(family, family)):
+            return {"family": family, "enabled": False}
         return tune_family(family, windows, params["families"][family], params["tuning"], seed)
 
     tune_node.__name__ = f"tune_{family}"
@@ -134,6 +139,8 @@ def validate_untuned(windows: list[Window], params: dict[str, Any], seed: int) -
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
     out = {}
     for name, spec in params["baselines"].items():
+        if not enabled(params, name):
+            continue
         start = time.perf_counter()
         result = evaluate_on_windows(
             spec["family"], spec.get("params", {}), windows, ks, seed, target
@@ -158,6 +165,9 @@ def tune_blend(
     recombine their scores on each user's candidate items."""
     cfg = params["blend"]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
+    tuned = tuple(t for t in tuned if t.get("enabled", True))
+    if not enabled(params, "blend"):
+        return {"family": "blend", "enabled": False}
     ranked = sorted(tuned, key=lambda t: -t["val_metrics"][target])
     ranked = [t for t in ranked if t["family"] != "popularity"][: int(cfg["top"])]
     if not cfg["enabled"] or len(ranked) < 2:
@@ -239,7 +249,9 @@ def select_served(
     params: dict[str, Any], untuned: dict[str, Any], blend: dict[str, Any], *tuned: dict[str, Any]
 ) -> dict[str, Any]:
     """The served candidate, chosen on the validation windows only (``selection.py``)."""
-    candidates = {OUTPUT_NAME.get(t["family"], t["family"]): t for t in tuned}
+    candidates = {
+        OUTPUT_NAME.get(t["family"], t["family"]): t for t in tuned if t.get("enabled", True)
+    }
     if blend.get("enabled"):
         candidates["blend"] = blend
     candidates.update(untuned)
@@ -294,7 +306,8 @@ def refit_and_score(
     log.info("rankable items: %d of %d sold by the cutoff", n_items, n_all)
     specs: dict[str, dict[str, Any]] = dict(untuned)
     for t in tuned:
-        specs[OUTPUT_NAME.get(t["family"], t["family"])] = t
+        if t.get("enabled", True):
+            specs[OUTPUT_NAME.get(t["family"], t["family"])] = t
     fitted: dict[str, Recommender] = {}
     rows, recs = [], []
     metrics: dict[str, Any] = {}
@@ -320,7 +333,8 @@ def refit_and_score(
         if (spec or {}).get("prior_effect"):
             row["prior_effect_by_window"] = ", ".join(f"{e:+.4f}" for e in spec["prior_effect"])
         rows.append(row)
-        metrics.update(_metric_entries(f"test/{name}", test_metrics))
+        # test/* keys are the evaluation pipeline's (one writer per key); the test scores
+        # stay in the results table, an artefact of this run.
         metrics.update(_metric_entries(f"val/{name}", val))
         if windows:
             metrics[f"val/{name}/{target}_by_window"] = [
@@ -352,7 +366,6 @@ def refit_and_score(
     served = fitted[served_name]
     spec = specs[served_name]
     test_served = record(SERVED, served, 0.0, spec)
-    metrics.update(_metric_entries("test", test_served))
     metrics.update(_metric_entries("val", spec["val_metrics"]))
     table = pd.DataFrame(rows)
     table["served"] = table["candidate"] == served_name
@@ -384,48 +397,128 @@ def refit_and_score(
     return out, table, metrics, served, info
 
 
-def bundle_payload(model: Recommender, info: dict[str, Any], items: pd.DataFrame) -> dict[str, Any]:
-    """What the bundle dataset writes (model, item catalog, metadata)."""
-    return {"model": model, "items": items, "meta": info}
+def fit_spec(
+    spec: dict[str, Any],
+    lines: pd.DataFrame,
+    items: pd.DataFrame,
+    users: pd.DataFrame,
+    min_buyers: int,
+    seed: int,
+) -> Recommender:
+    """Fit a selected configuration (a family's, or a blend of families') on ``lines``,
+    ranking the items rankable as of their end: the one way a choice is refitted."""
+    items = rankable_items(items, lines, min_buyers)
+    lines = restrict(lines, items)
+    if spec["family"] != "blend":
+        return make_candidate(spec["family"], spec.get("params", {}), seed).fit(lines, items, users)
+    comps = [
+        make_candidate(c["family"], c["params"], seed).fit(lines, items, users)
+        for c in spec["components"]
+    ]
+    p = spec["params"]
+    return BlendRecommender.from_fitted(comps, p["weights"], method=p["method"], seed=seed)
 
 
-def register_served_model(
-    model: Recommender, info: dict[str, Any], items: pd.DataFrame, params: dict[str, Any]
+def users_as_of(
+    lines: pd.DataFrame, features: pd.DataFrame, as_of: pd.Timestamp, params: dict[str, Any]
+) -> pd.DataFrame:
+    """User attributes as of ``as_of``, built as the validation windows build theirs."""
+    no_segments = pd.DataFrame({"user_id": pd.Series(dtype=str)})
+    return user_attributes(window_features(features, lines, as_of), no_segments, params)
+
+
+def refit_for_serving(
+    interactions: pd.DataFrame,
+    items: pd.DataFrame,
+    features: pd.DataFrame,
+    params: dict[str, Any],
+    seed: int,
+    info: dict[str, Any],
+) -> tuple[Recommender, dict[str, Any]]:
+    """The chosen configuration refitted on all the data (hyper-parameters and epochs as
+    chosen on validation): what is registered and served. The evaluation report keeps
+    describing the cut-off model."""
+    lines = interactions.astype({"user_id": str, "item_id": str})
+    as_of = pd.Timestamp(lines["ts"].max())
+    spec = {"family": info["family"], "params": info["params"], "components": info["components"]}
+    users = users_as_of(lines, features, as_of, params)
+    model = fit_spec(spec, lines, items, users, int(params["min_item_buyers"]), seed)
+    out = {
+        **info,
+        "as_of": str(model.as_of),
+        "fitted_on": f"every interaction up to {model.as_of}",
+        "n_users": len(model.user_ids),
+        "n_items": model.n_items,
+        "cutoff_model": {"as_of": info["as_of"], "test_metrics": info["test_metrics"]},
+    }
+    log.info("serving refit of %s on %d lines up to %s", info["candidate"], len(lines), as_of)
+    return model, out
+
+
+def challenge_champion(
+    champion: dict[str, Any] | None,
+    interactions: pd.DataFrame,
+    items: pd.DataFrame,
+    features: pd.DataFrame,
+    params: dict[str, Any],
+    seed: int,
+    info: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Champion vs this run's choice on the data after the champion's ``as_of`` (see
+    ``tailor.recommenders.champion``); returns the decision and its MLflow metrics."""
+    target_k = int(params["tuning"]["target_k"])
+    target = f"ndcg_at_{target_k}"
+    window = None
+    if champion is not None:
+        lines = interactions.astype({"user_id": str, "item_id": str})
+        as_of = pd.Timestamp(champion["as_of"])
+        before, relevant = comparison_window(lines, as_of)
+        min_users = int(params["registry"]["min_window_users"])
+        if len(relevant) >= min_users and len(before):
+            spec = {k: info.get(k) for k in ("family", "params", "components")}
+            users = users_as_of(before, features, as_of, params)
+            challenger = fit_spec(spec, before, items, users, int(params["min_item_buyers"]), seed)
+            n_all = len(items_known_by(items, before))
+            window = {
+                "start": str(as_of),
+                "end": str(lines["ts"].max()),
+                "n_users": len(relevant),
+                "challenger": window_score(challenger, relevant, target_k, n_all),
+                "champion": window_score(champion["model"], relevant, target_k, n_all),
+            }
+        else:
+            log.info(
+                "comparison window after %s has %d buyers (< %d): validation decides",
+                as_of,
+                len(relevant),
+                min_users,
+            )
+    decision = decide(champion, window, float(info["val_metrics"][target]))
+    log.info("champion/challenger: %s", decision["reason"])
+    metrics = {"registry/promoted": {"value": float(decision["promote"]), "step": 0}}
+    for key in ("champion_score", "challenger_score"):
+        if decision.get(key) is not None and decision["comparison"] != "none":
+            name = f"registry/{key.split('_')[0]}_{decision['comparison']}_{target}"
+            metrics[name] = {"value": float(decision[key]), "step": 0}
+    return decision, metrics
+
+
+def registration(
+    model: Recommender,
+    info: dict[str, Any],
+    decision: dict[str, Any],
+    items: pd.DataFrame,
+    params: dict[str, Any],
 ) -> dict[str, Any]:
-    """Log the served model as one pyfunc in the active run, register it and apply the
-    champion/challenger rule on validation NDCG@10."""
-    cfg = params["registry"]
+    """What the registry dataset registers (the serving refit) and the alias it moves."""
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
     selection = info.get("selection", {})
     if selection.get("fallback"):
         log.warning("served popularity: %s", selection["reason"])
-    if mlflow.active_run() is not None:
-        mlflow.set_tags(
-            {
-                "recommender.served": info["candidate"],
-                "recommender.fallback": str(bool(selection.get("fallback"))).lower(),
-                "recommender.selection_reason": str(selection.get("reason", ""))[:4000],
-            }
-        )
-    if mlflow.active_run() is None or not cfg["enabled"]:
-        log.warning("no active MLflow run or registry disabled: model not registered")
-        return {"registered": False}
-    with tempfile.TemporaryDirectory() as tmp:
-        logged = mlflow.pyfunc.log_model(
-            name=cfg["artifact_name"],
-            registered_model_name=cfg["model_name"],
-            **pyfunc_kwargs(model, items, info, Path(tmp)),
-        )
-    version = str(logged.registered_model_version)
-    decision = promote(
-        mlflow.MlflowClient(), cfg["model_name"], version, float(info["val_metrics"][target])
-    )
-    mlflow.set_tags(
-        {
-            "recommender.served": info["candidate"],
-            "recommender.version": version,
-            "recommender.alias": decision["alias"],
-            "recommender.alias_reason": decision["reason"],
-        }
-    )
-    return {"registered": True, "model_uri": logged.model_uri, **decision}
+    return {
+        "model": model,
+        "items": items,
+        "info": info,
+        "decision": decision,
+        "val_score": float(info["val_metrics"][target]),
+    }

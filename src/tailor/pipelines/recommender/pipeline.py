@@ -1,6 +1,7 @@
 """Recommender pipeline: rolling validation windows inside train -> one Optuna study per
 family (+ blend) and the untuned baselines on those windows -> selection (validation only)
--> refit everything on train, score on test -> bundle + registry."""
+-> refit everything on train, score on test (the report) -> refit the choice on all data ->
+champion/challenger on the data the champion has not seen -> registry."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from kedro.pipeline import Node, Pipeline
 
 from tailor.pipelines.recommender.nodes import (
     FAMILIES,
-    bundle_payload,
+    challenge_champion,
     make_tune_node,
     refit_and_score,
-    register_served_model,
+    refit_for_serving,
+    registration,
     select_served,
     train_user_attributes,
     tune_blend,
@@ -84,14 +86,41 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             name="refit_and_score",
         ),
         Node(
-            bundle_payload,
-            ["recommender_served_model", "recommender_served", "item_catalog"],
-            "recommender_bundle",
-            name="recommender_bundle",
+            refit_for_serving,
+            [
+                "interactions",
+                "item_catalog",
+                "customer_features_serving",
+                P,
+                SEED,
+                "recommender_served",
+            ],
+            ["recommender_serving_model", "recommender_serving_info"],
+            name="refit_for_serving",
         ),
         Node(
-            register_served_model,
-            ["recommender_served_model", "recommender_served", "item_catalog", P],
+            challenge_champion,
+            [
+                "recommender_champion",
+                "interactions",
+                "item_catalog",
+                "customer_features_serving",
+                P,
+                SEED,
+                "recommender_served",
+            ],
+            ["recommender_decision", "recommender_registry_metrics"],
+            name="challenge_champion",
+        ),
+        Node(
+            registration,
+            [
+                "recommender_serving_model",
+                "recommender_serving_info",
+                "recommender_decision",
+                "item_catalog",
+                P,
+            ],
             "recommender_registry",
             name="register_recommender",
         ),
