@@ -60,9 +60,10 @@ lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-# Trained artefacts -> versioned BentoML models (ENV=synthetic for the synthetic outputs).
+# The registry's champion + pipeline outputs -> versioned BentoML models, through the Kedro
+# `serving` pipeline (default data; ENV=complete_journey or ENV=synthetic for the others).
 package: venv
-	$(BIN)/python -m tailor.serving.package $(if $(ENV),--env $(ENV))
+	$(BIN)/kedro run --env $(or $(ENV),online_retail) --pipeline serving
 
 # The service from bentofile.yaml, on the latest packaged models (run `make package` first).
 serve: venv

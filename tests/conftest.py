@@ -52,12 +52,15 @@ def make_project_copy(dest: Path) -> Path:
     return dest
 
 
-def run_kedro(project: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    """``kedro run <args>`` in ``project``; fails the test with the output on error."""
+def run_kedro(
+    project: Path, *args: str, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``kedro run <args>`` in ``project`` (``env``: extra environment variables); fails the
+    test with the output on error."""
     proc = subprocess.run(
         [str(KEDRO), "run", *args],
         cwd=project,
-        env=ENV,
+        env={**ENV, **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

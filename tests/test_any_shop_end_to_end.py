@@ -4,14 +4,12 @@ and cut-off (tuning budgets are cut for CI only)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import ENV, complete_journey_sample, make_project_copy, run_kedro
+from tests.conftest import complete_journey_sample, make_project_copy, run_kedro
 
 # CI budgets: fewer trials and seconds; the code paths are the ones a full run takes.
 BUDGET = ",".join(
@@ -43,12 +41,8 @@ def test_example_shop_every_pipeline_and_ids_reach_the_served_artefacts(tmp_path
     assert _outputs(data) == []
     # ids as written ("000010", "00162") and non-ASCII names reach the served artefacts
     home = tmp_path / "bentoml"
-    proc = subprocess.run(
-        [sys.executable, "-m", "tailor.serving.package", "--env", "example_shop"],
-        cwd=project, env={**ENV, "BENTOML_HOME": str(home)}, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_kedro(project, "--env", "example_shop", "--pipeline", "serving", "--params", BUDGET,
+              env={"BENTOML_HOME": str(home)})  # fmt: skip
     served = {
         p.name: pd.read_parquet(p) for p in (home / "models").rglob("*.parquet") if p.is_file()
     }

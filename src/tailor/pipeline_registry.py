@@ -15,5 +15,8 @@ def register_pipelines() -> dict[str, Pipeline]:
         from tailor.spark.pipeline import with_spark_engine
 
         pipelines = with_spark_engine(pipelines)
-    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    # `kedro run` trains and evaluates; packaging for serving is `make package` (a release
+    # step after the registry has decided the champion).
+    training = [p for name, p in pipelines.items() if name != "serving"]
+    pipelines["__default__"] = sum(training, Pipeline([]))
     return pipelines

@@ -2,7 +2,7 @@
 
 The model is built once per session from the small synthetic run: ``data_engineering``
 (the shared ``synthetic_project`` fixture), then the ``recommender`` pipeline, then
-``tailor.serving.package`` into a session-local BentoML home. Servers are real
+the ``serving`` pipeline into a session-local BentoML home. Servers are real
 ``bentoml serve`` subprocesses on free loopback ports; Redis is a real ``redis-server``
 (``TAILOR_REDIS_URL`` if set, else one started here; missing binary = failure, not skip).
 """
@@ -55,7 +55,7 @@ def serving_project(request: pytest.FixtureRequest) -> Path:
     data = project / "data/synthetic"
     needs = {  # reuse what other tests already ran in this session's project
         ("segmentation",): data / "07_model_output/customer_segments_serving.parquet",
-        ("recommender",): data / "06_models/recommender/MLmodel",
+        ("recommender",): data / "08_reporting/recommender_registry.json",
         # the next-purchase nodes only (seconds; the demand forecasts take minutes), so what
         # is packaged never depends on which other tests ran first
         ("forecasting", "--nodes", NEXT_PURCHASE_NODES): data
@@ -69,18 +69,12 @@ def serving_project(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="session")
 def bentoml_home(serving_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``python -m tailor.serving.package`` into a session-local BentoML model store."""
+    """The ``serving`` pipeline (``make package``) into a session-local BentoML store."""
     home = tmp_path_factory.mktemp("bentoml_home")
-    proc = subprocess.run(
-        [sys.executable, "-m", "tailor.serving.package", *SYNTHETIC, "--project", "."],
-        cwd=serving_project,
-        env={**ENV, "BENTOML_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"packaging failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    run_kedro(
+        serving_project, *SYNTHETIC[:2], "--pipeline", "serving", *SYNTHETIC[2:],
+        env={"BENTOML_HOME": str(home)},
+    )  # fmt: skip
     return home
 
 

@@ -10,7 +10,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from tailor.pipelines.data_engineering.nodes import clean_transactions, validate_raw_tables
-from tailor.serving.package import forgotten, without
+from tailor.pipelines.serving.nodes import forgotten, without
 from tailor.serving.suppression import SuppressionList, read
 from tests.conftest import ROOT
 

@@ -61,6 +61,7 @@ class ServingData:
     params: dict[str, Any]
     as_of: pd.Timestamp
     sources: dict[str, str] = field(default_factory=dict)
+    registry: dict[str, Any] = field(default_factory=dict)  # the MLflow model version served
 
     @property
     def n_items(self) -> int:
@@ -88,7 +89,7 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def load(recommender: Path, catalog: Path, profiles: Path, next_purchase: Path) -> ServingData:
-    """Read the four model directories written by ``tailor.serving.package``."""
+    """Read the four model directories written by the ``serving`` pipeline."""
     items = pd.read_parquet(catalog / "items.parquet")
     item_ids = items["item_id"].astype(str).to_numpy()
     index = {item: i for i, item in enumerate(item_ids)}
@@ -147,6 +148,7 @@ def load(recommender: Path, catalog: Path, profiles: Path, next_purchase: Path) 
         params=meta["params"],
         as_of=pd.Timestamp(meta["as_of"]),
         sources=meta.get("sources", {}),
+        registry=meta.get("registry", {}),
     )
     log.info(
         "serving data: %d items, %d users with model candidates, %d profiles, %d next-purchase",

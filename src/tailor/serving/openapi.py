@@ -18,9 +18,12 @@ from tailor.serving import schemas as s
 
 ADMIN = frozenset({"/forget", "/stats", "/dashboard"})
 PUBLIC = frozenset(
-    {"/recommend", "/similar_items", "/segment", "/next_purchase", "/events", "/feedback"}
-)
-GET_ALIASES = frozenset({"/stats", "/dashboard"})
+    {
+        "/recommend", "/similar_items", "/segment", "/next_purchase", "/events", "/feedback",
+        "/version",
+    }
+)  # fmt: skip
+GET_ALIASES = frozenset({"/stats", "/dashboard", "/version"})
 # route -> (request model, response model or None for HTML)
 ROUTES: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
     "/recommend": (s.RecommendRequest, s.RecommendResponse),
@@ -30,6 +33,7 @@ ROUTES: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
     "/events": (s.EventRequest, s.EventResponse),
     "/feedback": (s.FeedbackRequest, s.FeedbackResponse),
     "/stats": (s.Empty, s.StatsResponse),
+    "/version": (s.Empty, s.VersionResponse),
     "/forget": (s.UserRequest, s.ForgetResponse),
     "/dashboard": (s.Empty, None),
 }

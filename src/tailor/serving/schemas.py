@@ -184,6 +184,20 @@ class SegmentStrategyRates(Rates):
     bandit_mean: float = Field(description="Posterior mean click-through (the bandit's view).")
 
 
+class VersionResponse(BaseModel):
+    """The registered MLflow model version behind the answers, and the packaged models."""
+
+    model_name: str | None
+    model_version: str | None
+    alias: str | None
+    run_id: str | None
+    model_uri: str | None
+    model_as_of: str | None
+    candidate: str | None
+    data_as_of: str
+    bento_models: dict[str, str]
+
+
 class StatsResponse(BaseModel):
     by_strategy: dict[str, Rates]
     by_strategy_segment: list[SegmentStrategyRates]

@@ -41,6 +41,7 @@ from tailor.serving.schemas import (
     SimilarResponse,
     StatsResponse,
     UserRequest,
+    VersionResponse,
 )
 from tailor.serving.store import open_store
 from tailor.serving.suppression import SuppressionList
@@ -49,6 +50,10 @@ log = logging.getLogger(__name__)
 
 
 HOT = "/recommend,/similar_items,/segment,/next_purchase"
+REGISTRY_FIELDS = (
+    "model_name", "model_version", "alias", "run_id", "model_uri", "model_as_of", "candidate",
+)  # fmt: skip
+MODEL_KEYS = ("recommender", "catalog", "profiles", "next_purchase")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -154,6 +159,17 @@ class Tailor:
             **self.engine.stats(),
             counters=self.engine.store.counters(),
             models=self._models(),
+        )
+
+    @bentoml.api(route="/version")
+    def version(self, req: Empty, /) -> VersionResponse:
+        """The registered MLflow model version (and run) whose answers this service gives,
+        and the packaged BentoML model tags (also ``GET /version``; public)."""
+        reg = self.engine.data.registry
+        return VersionResponse(
+            **{k: None if reg.get(k) is None else str(reg[k]) for k in REGISTRY_FIELDS},
+            data_as_of=str(self.engine.data.as_of),
+            bento_models={k: v for k, v in self._models().items() if k in MODEL_KEYS},
         )
 
     @bentoml.api(route="/forget")

@@ -1,0 +1,70 @@
+"""A BentoML model as a Kedro dataset: saving creates a new version in the model store.
+
+Saved from ``{"files": {name: DataFrame | dict | npz-dict}, "metadata": {...}}`` plus, for
+the recommender, ``mlflow_model_uri``: that registered MLflow model is downloaded into the
+BentoML model's ``bundle/`` directory, so the bento carries the exact version it names.
+Loads the path of the newest version. The store is ``BENTOML_HOME`` (the Makefile points it
+at ``bentoml_home/`` in the project).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import bentoml
+import numpy as np
+import pandas as pd
+from kedro.io import AbstractDataset
+
+log = logging.getLogger(__name__)
+
+
+class BentoModelDataset(AbstractDataset[dict[str, Any], Path]):
+    def __init__(
+        self,
+        name: str,
+        labels: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._name = name
+        self._labels = labels or {"project": "tailor"}
+        self.metadata = metadata
+
+    def save(self, data: dict[str, Any]) -> None:
+        # BentoML metadata takes basic types only: nested values as JSON, None left out.
+        meta = {
+            k: v if isinstance(v, str | int | float | bool) else json.dumps(v, default=str)
+            for k, v in data.get("metadata", {}).items()
+            if v is not None
+        }
+        with bentoml.models.create(self._name, labels=self._labels, metadata=meta) as ref:
+            root = Path(ref.path)
+            for fname, obj in data["files"].items():
+                if isinstance(obj, pd.DataFrame):
+                    obj.to_parquet(root / fname, index=False)
+                elif fname.endswith(".npz"):
+                    np.savez(root / fname, **obj)
+                else:
+                    (root / fname).write_text(json.dumps(obj, indent=2, default=str))
+            uri = data.get("mlflow_model_uri")
+            if uri:
+                import mlflow
+
+                mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(root / "bundle"))
+        log.info("saved %s", ref.tag)
+
+    def load(self) -> Path:
+        return Path(bentoml.models.get(f"{self._name}:latest").path)
+
+    def _exists(self) -> bool:
+        try:
+            bentoml.models.get(f"{self._name}:latest")
+        except bentoml.exceptions.NotFound:
+            return False
+        return True
+
+    def _describe(self) -> dict[str, Any]:
+        return {"name": self._name}
