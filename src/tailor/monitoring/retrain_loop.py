@@ -2,10 +2,13 @@
 
 Runs ``kedro run --pipeline monitoring``; when ``retrain_recommended`` is set, reruns the
 training pipelines (``monitoring.retrain.pipelines``) in one kedro run. Whether the new model
-is served is the recommender's champion/challenger rule: this loop only reads the registered
-model's ``champion`` alias before and after. The decision (signal, reasons, old and new
-validation metric, promoted or not) is appended to the ``retrain_decisions`` dataset and
-logged as an MLflow run named ``retrain-if-needed``.
+is served is the recommender's champion/challenger rule (``tailor.recommenders.champion``:
+both compared on the data the champion was not fitted on): this loop reads the registered
+model's ``champion`` alias before and after, and when it moved runs the ``serving`` pipeline
+(``monitoring.retrain.package_on_promotion``) so the next ``bentoml serve`` answers from the
+new champion. The decision (signal, reasons, the comparison and its scores, promoted or
+not) is appended to the ``retrain_decisions`` dataset and logged as an MLflow run named
+``retrain-if-needed``.
 
     python -m tailor.monitoring.retrain_loop [--env synthetic] [--params k=v,...]
 """
@@ -131,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         after = champion(client, model, metric)
         row = decide(record, before, after, new_val)
         row["challenger_version"] = champion(client, model, metric, "challenger")["version"]
+        if record["retrain_recommended"] and catalog.exists("recommender_registry"):
+            registered = catalog.load("recommender_registry")
+            for key in ("comparison", "reason", "champion_score", "challenger_score"):
+                row[f"registry_{key}"] = registered.get(key)
+        if row["promoted"] and cfg.get("package_on_promotion", True):
+            _kedro(project, ["--pipeline", "serving"], args.env, args.params)
+        row["packaged"] = bool(row["promoted"] and cfg.get("package_on_promotion", True))
         history = catalog.load("retrain_decisions")
         catalog.save(
             "retrain_decisions", pd.concat([history, pd.DataFrame([row])], ignore_index=True)
