@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed
+.PHONY: venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz
 
 venv: $(STAMP)
 
@@ -101,6 +101,12 @@ wrk:
 mlflow-ui: venv
 	($(BIN)/python -m tailor.tracking sqlite:///mlflow.db http://127.0.0.1:5000 &)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+# Kedro-Viz: every registered pipeline as a graph on http://127.0.0.1:4141 (ENV=synthetic,
+# ENV=complete_journey, … for that environment's catalog; VIZ_PORT to move it).
+VIZ_PORT ?= 4141
+viz: venv
+	$(BIN)/kedro viz run --host 127.0.0.1 --port $(VIZ_PORT) --no-browser $(if $(ENV),--env $(ENV))
 
 # Evidently report history written by `kedro run --pipeline monitoring`.
 monitoring-ui: venv

@@ -51,6 +51,9 @@ def load_inputs() -> tuple[pd.DataFrame, dict, dict]:
     conf = ROOT / "conf/base"
     params = yaml.safe_load((conf / "parameters_monitoring.yml").read_text())["monitoring"]
     split = yaml.safe_load((conf / "parameters.yml").read_text())["split"]
+    # the default data's own reference window, as `make run` (--env online_retail) uses it
+    retail = yaml.safe_load((ROOT / "conf/online_retail/parameters.yml").read_text())
+    params["reference"] = {**(params.get("reference") or {}), **retail["monitoring"]["reference"]}
     built = ROOT / "data/02_intermediate/customer_lines.parquet"
     if built.exists():
         lines = pd.read_parquet(built)
@@ -69,7 +72,7 @@ def time_reports(lines: pd.DataFrame, params: dict, split: dict) -> dict[str, fl
     t = {}
     t0 = time.perf_counter()
     ref_c, cur_c, ref_l, cur_l, windows = nodes.build_windows(
-        lines, empty, empty, empty, split, params
+        lines, empty, empty, empty, empty, split, params
     )
     t["windows + features"] = time.perf_counter() - t0
     t0 = time.perf_counter()

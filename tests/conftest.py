@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -154,3 +155,21 @@ def complete_journey_sample(
         )
     shutil.copy(src / "campaign_descriptions.parquet", raw_dir / "campaign_descriptions.parquet")
     return raw_dir
+
+
+def registered_pipelines() -> dict[str, list[str]]:
+    """Node names of every registered pipeline, as a `kedro run` without Spark sees them.
+
+    Asked in a fresh interpreter: a SparkSession left active in this process (tests/spark)
+    would give the registry a non-empty ``spark_als`` that no subprocess run has.
+    """
+    code = (
+        "import json; from kedro.framework.project import configure_project;"
+        "configure_project('tailor'); from tailor.pipeline_registry import register_pipelines;"
+        "print(json.dumps({k: [n.name for n in p.nodes] for k, p in register_pipelines().items()}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

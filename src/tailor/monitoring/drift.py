@@ -3,10 +3,15 @@
 Each column gets an effect-size statistic (normed Wasserstein distance for numbers,
 Jensen-Shannon distance for categories) on its robust view (see ``robust``), computed by
 Evidently's own stat-test implementations so the reports show the same numbers. The
-threshold of a column is the larger of a minimum effect size and ``multiplier`` × the
-``quantile`` of that statistic between random customer half-splits of the reference,
-rescaled to the sizes compared. Lines of one customer move together, so splits are by
-customer; p-values on hundreds of thousands of lines would flag everything.
+threshold of a column is the larger of a minimum effect size and the combination
+``hypot(sampling, in_time)`` of two independent sources of difference: ``sampling`` is
+``multiplier`` × the ``quantile`` of that statistic between random customer half-splits of
+the reference, rescaled to the sizes compared (other customers); ``in_time`` is the largest
+statistic between one tile of the reference and the rest of it (another stretch of time).
+Lines of one customer move together, so splits are by customer; p-values on hundreds of
+thousands of lines would flag everything. Half-splits mix all tiles on both sides, so they
+see sampling noise only: a reference that itself changes over time (a shop's launch
+months, a season) would make a later window of the same, undrifted shop look drifted.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ class DriftConfig:
     categorical_method: str = "jensenshannon"
     min_effect_numeric: float = 0.05
     min_effect_categorical: float = 0.05
-    n_splits: int = 20
+    n_splits: int = 60
     quantile: float = 0.9
     multiplier: float = 2.0
     seed: int = 42
+    across_tiles: bool = True
 
     @classmethod
     def from_params(cls, p: dict[str, Any]) -> DriftConfig:
@@ -51,6 +57,7 @@ class DriftConfig:
             quantile=float(cal.get("quantile", cls.quantile)),
             multiplier=float(cal.get("multiplier", cls.multiplier)),
             seed=int(cal.get("seed", cls.seed)),
+            across_tiles=bool(cal.get("across_tiles", cls.across_tiles)),
         )
 
 
@@ -122,17 +129,55 @@ def reference_noise(
     }
 
 
+def tile_noise(
+    ref_t: pd.DataFrame, tiles: pd.Series, spec: ColumnSpec, cfg: DriftConfig
+) -> dict[str, float]:
+    """Per column, the largest statistic between one reference tile and the other tiles.
+
+    How much a window as long as the current one varies inside the reference over time,
+    with no drift at all; NaN when the reference is a single tile.
+    """
+    tiles = tiles.reset_index(drop=True)
+    labels = pd.unique(tiles)
+    values: dict[str, list[float]] = {c: [] for c in spec.columns}
+    for label in labels if len(labels) > 1 else []:
+        inside = (tiles == label).to_numpy()
+        for col in spec.columns:
+            # the rest of the reference plays the reference, the tile the current window
+            values[col].append(
+                column_statistic(
+                    ref_t.loc[~inside, col],
+                    ref_t.loc[inside, col],
+                    _kind(col, spec),
+                    _method(col, spec, cfg),
+                )
+            )
+    return {
+        c: float(np.nanmax(v)) if np.isfinite(v).any() else float("nan") for c, v in values.items()
+    }
+
+
 def assess_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     spec: ColumnSpec,
     cfg: DriftConfig,
     group_col: str = "user_id",
+    tile_col: str = "window",
 ) -> DriftAssessment:
-    """Statistic, calibrated threshold and verdict for every monitored column."""
+    """Statistic, calibrated threshold and verdict for every monitored column.
+
+    ``tile_col`` labels the reference's tiles (``windows.window_customer_features``); a
+    reference without it, or of one tile, has no variation in time to calibrate on.
+    """
     spec = spec.present(reference, current)
     ref_t, cur_t = robust_frames(reference, current, spec)
     noise = reference_noise(ref_t, reference[group_col], spec, cfg)
+    in_time = (
+        tile_noise(ref_t, reference[tile_col], spec, cfg)
+        if cfg.across_tiles and tile_col in reference
+        else dict.fromkeys(spec.columns, float("nan"))
+    )
     g_ref, g_cur = reference[group_col].nunique(), max(current[group_col].nunique(), 1)
     # Half-splits compare g/2 with g/2 groups; rescale to g_ref vs g_cur (noise ~ sqrt(1/n+1/m)).
     scale = 0.5 * np.sqrt(1.0 + g_ref / g_cur)
@@ -141,9 +186,9 @@ def assess_drift(
         kind, method = _kind(col, spec), _method(col, spec, cfg)
         floor = cfg.min_effect_numeric if col in spec.numeric else cfg.min_effect_categorical
         stat = column_statistic(ref_t[col], cur_t[col], kind, method)
-        threshold = (
-            max(floor, cfg.multiplier * noise[col] * scale) if np.isfinite(noise[col]) else floor
-        )
+        sampling = cfg.multiplier * noise[col] * scale if np.isfinite(noise[col]) else 0.0
+        # other customers and another stretch of time are independent sources of difference
+        threshold = max(floor, float(np.hypot(sampling, np.nan_to_num(in_time[col]))))
         rows.append(
             {
                 "column": col,
@@ -151,6 +196,7 @@ def assess_drift(
                 "method": method,
                 "statistic": stat,
                 "noise": noise[col],
+                "tile_noise": in_time[col],
                 "threshold": float(threshold),
                 "drifted": bool(np.isfinite(stat) and stat >= threshold),
                 "n_reference": int(ref_t[col].notna().sum()),
