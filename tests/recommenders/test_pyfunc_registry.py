@@ -93,6 +93,10 @@ def test_registry_datasets_move_aliases_by_the_decision(
         assert better["promote"] and better["comparison"] == "recent_window"
         assert register(better, 0.0)["alias"] == "champion"
         assert champion_ds.load()["version"] == "3"
+        # a champion fitted past the end of this data (another shop's, or data rewound)
+        # is not judged on it: kept, whatever the scores
+        future = decide(champ, window, 0.9, pd.Timestamp(champ["as_of"]) - pd.Timedelta(days=1))
+        assert not future["promote"] and future["comparison"] == "incomparable"
         lost = decide(champ, {**window, "challenger": 0.1}, 0.9)
         assert not lost["promote"] and "0.1000 <= champion" in lost["reason"]
         loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")

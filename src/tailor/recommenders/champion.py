@@ -44,12 +44,31 @@ def decide(
     champion: dict[str, Any] | None,
     window: dict[str, Any] | None,
     challenger_val: float,
+    data_end: pd.Timestamp | None = None,
 ) -> dict[str, Any]:
     """The decision record. ``window``: both scores on the comparison window (or None when
-    it had too few buyers); ``challenger_val``: this run's validation score."""
+    it had too few buyers); ``challenger_val``: this run's validation score; ``data_end``:
+    the end of this run's data."""
     if champion is None:
         return {"promote": True, "comparison": "none", "reason": "no champion yet"}
     base = {"champion_version": str(champion["version"])}
+    if (
+        data_end is not None
+        and champion.get("as_of")
+        and pd.Timestamp(champion["as_of"]) > data_end
+    ):
+        # Fitted past the end of this data: other data, or this data rewound (data_end).
+        # Neither score says which is better here, so the champion stays until a person
+        # moves the alias.
+        return {
+            **base,
+            "promote": False,
+            "comparison": "incomparable",
+            "reason": (
+                f"champion v{champion['version']} was fitted on data up to {champion['as_of']}, "
+                f"after this run's data ends ({data_end}): not comparable, champion kept"
+            ),
+        }
     if window is not None:
         new, old = round(window["challenger"], 6), round(window["champion"], 6)
         promote = new > old

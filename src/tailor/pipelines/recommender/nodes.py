@@ -469,7 +469,7 @@ def challenge_champion(
     target_k = int(params["tuning"]["target_k"])
     target = f"ndcg_at_{target_k}"
     window = None
-    if champion is not None:
+    if champion is not None and pd.Timestamp(champion["as_of"]) <= interactions["ts"].max():
         lines = interactions.astype({"user_id": str, "item_id": str})
         as_of = pd.Timestamp(champion["as_of"])
         before, relevant = comparison_window(lines, as_of)
@@ -493,11 +493,12 @@ def challenge_champion(
                 len(relevant),
                 min_users,
             )
-    decision = decide(champion, window, float(info["val_metrics"][target]))
+    data_end = pd.Timestamp(interactions["ts"].max())
+    decision = decide(champion, window, float(info["val_metrics"][target]), data_end)
     log.info("champion/challenger: %s", decision["reason"])
     metrics = {"registry/promoted": {"value": float(decision["promote"]), "step": 0}}
     for key in ("champion_score", "challenger_score"):
-        if decision.get(key) is not None and decision["comparison"] != "none":
+        if decision.get(key) is not None:
             name = f"registry/{key.split('_')[0]}_{decision['comparison']}_{target}"
             metrics[name] = {"value": float(decision[key]), "step": 0}
     return decision, metrics
