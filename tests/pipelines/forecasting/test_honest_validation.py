@@ -117,3 +117,21 @@ def test_a_last_day_cut_mid_day_is_left_out(caplog: pytest.LogCaptureFixture) ->
     assert "partial day" in caplog.text and any("partial" in x for x in w.warnings)
     assert Windows.from_dict(w.as_dict()) == w
     assert plan_windows(daily, DEFAULTS, _lines(200, 17.0)).holdout_end == end
+
+
+def test_own_interval_kept_when_conformal_would_cover_worse_out_of_sample() -> None:
+    """Errors grow fold by fold. The own interval fits the newest fold and over-covers the
+    older ones (outside 80 % ± 5 % overall, so a tolerance rule would replace it); conformal
+    from the earlier folds is always calibrated to calmer data and under-covers the next
+    one. Compared out of sample, the own interval is closer to 80 % and is kept."""
+    rng = np.random.default_rng(5)
+    n = 400
+    sigmas = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    frame = _folds([rng.normal(0, s, n) for s in sigmas])
+    half = 1.2816 * sigmas[-1]  # the newest fold's 80 % interval
+    frame = frame.assign(yhat_lower=100 - half, yhat_upper=100 + half)
+    cal = calibration(frame, "m", settings(6))
+    assert abs(cal["val_coverage_own"] - 0.8) > DEFAULTS["interval"]["tolerance"]
+    assert abs(cal["val_coverage_conformal_later"] - 0.8) > abs(cal["val_coverage_own_later"] - 0.8)
+    assert cal["val_coverage_conformal_later"] < 0.75
+    assert cal["method"] == "own"
