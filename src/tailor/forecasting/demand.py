@@ -169,12 +169,15 @@ def validation_forecasts(
     windows: Windows,
     models: tuple[str, ...] = CANDIDATES,
     uncertainty: bool = True,
+    fold_params: list[dict[str, Any]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every model's forecasts on each validation fold, and their per-fold scores.
 
     Forecasts come in long form (fold, model, date, bands, y, trading, scale). The weighted
     ensemble of fold f uses member weights from the folds before f only (equal weights on
-    the first), so its validation score is as honest as the single models'.
+    the first), so its validation score is as honest as the single models'. Likewise
+    ``fold_params`` (one Prophet parameter set per fold, tuned on the earlier folds only;
+    see ``tuning.nested_params``) replaces ``prophet_params`` fold by fold.
     """
     members = members_of(models, settings)
     rows, frames = [], []
@@ -182,8 +185,9 @@ def validation_forecasts(
     for fold, origin in enumerate(origins):
         history, future = split_at(train, origin, settings.horizon_days)
         dates = pd.DatetimeIndex(future["date"])
+        params = fold_params[fold] if fold_params else prophet_params
         fcs = {
-            m: forecast_one(m, history, dates, calendar, prophet_params, settings, uncertainty)
+            m: forecast_one(m, history, dates, calendar, params, settings, uncertainty)
             for m in singles_needed(models, members)
         }
         if len(members) >= 2:
@@ -248,23 +252,76 @@ def choose_served(scores: pd.DataFrame, decay: float) -> str:
     return str(table.loc[table["served"], "model"].iloc[0])
 
 
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``values`` under ``weights`` (the smallest value whose
+    cumulative weight share reaches ``q``: conservative, like split conformal's rank)."""
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(np.searchsorted(cum, q), len(values) - 1)])
+
+
+def conformal_q(part: pd.DataFrame, settings: DemandSettings) -> float:
+    """The conformal half-width (in MASE-scale units) from the residuals in ``part``: the
+    ``interval_width`` quantile of the absolute scaled residuals, newest fold weighing 1 and
+    each older one ``recency_decay`` times the next."""
+    if part.empty:
+        return 0.0
+    r = np.abs(part["y"] - part["yhat"]).to_numpy(dtype=float)
+    r = r / part["scale"].to_numpy(dtype=float).clip(min=1e-9)
+    folds = part["fold"].to_numpy()
+    w = settings.recency_decay ** (folds.max() - folds).astype(float)
+    return weighted_quantile(r, w, settings.interval_width)
+
+
+def _covered(part: pd.DataFrame, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    y = part["y"].to_numpy(dtype=float)
+    return (y >= lower) & (y <= upper)
+
+
 def calibration(forecasts: pd.DataFrame, model: str, settings: DemandSettings) -> dict[str, Any]:
-    """Keep the model's own interval if its validation coverage is within
-    ``interval_tolerance`` of the nominal width; otherwise a conformal interval: the
-    validation residuals in units of each fold's MASE scale, their central quantiles."""
+    """The model's own interval or a conformal one, whichever covered closer to
+    ``interval_width`` on validation folds it was not calibrated on.
+
+    Conformal: forecast ± q x the MASE scale, q from ``conformal_q`` on the validation
+    residuals. Symmetric on purpose: the sign of the error flips between windows when the
+    level turns (over-forecast in a lull, under-forecast in a ramp); separate lower and upper
+    quantiles of the pooled signed residuals then point the interval the wrong way. The
+    recency weights (conformal prediction under drift) let the newest folds matter most.
+
+    The comparison is out of sample for both: the conformal interval on fold f uses q from
+    the folds before f only, and both are scored on folds 1..n-1 (the own interval never
+    saw a fold). With a single fold the own interval is kept when its coverage is within
+    ``interval_tolerance`` of the width.
+    """
     part = forecasts[(forecasts["model"] == model) & forecasts["trading"].astype(bool)]
-    y, f = part["y"].to_numpy(dtype=float), part["yhat"].to_numpy(dtype=float)
-    inside = (y >= part["yhat_lower"].to_numpy()) & (y <= part["yhat_upper"].to_numpy())
+    lower, upper = part["yhat_lower"].to_numpy(), part["yhat_upper"].to_numpy()
+    inside = _covered(part, lower, upper)
     own = float(inside.mean()) if len(part) else float("nan")
-    tail = (1.0 - settings.interval_width) / 2
-    r = (y - f) / part["scale"].to_numpy(dtype=float).clip(min=1e-9)
-    q_lo, q_hi = np.quantile(r, [tail, 1 - tail]) if len(r) else (0.0, 0.0)
-    off = not abs(own - settings.interval_width) <= settings.interval_tolerance
+    q = conformal_q(part, settings)
+    folds = sorted(part["fold"].unique())
+    nominal = settings.interval_width
+    if len(folds) < 2:
+        off = not abs(own - nominal) <= settings.interval_tolerance
+        own_later, conformal_later = own, float("nan")
+    else:
+        later = part["fold"].to_numpy() >= folds[1]
+        own_later = float(inside[later].mean())
+        hits = []
+        for f in folds[1:]:
+            test = part[part["fold"] == f]
+            q_f = conformal_q(part[part["fold"] < f], settings)
+            scale = test["scale"].to_numpy(dtype=float)
+            yhat = test["yhat"].to_numpy(dtype=float)
+            hits.append(_covered(test, yhat - q_f * scale, yhat + q_f * scale))
+        conformal_later = float(np.concatenate(hits).mean())
+        off = abs(conformal_later - nominal) < abs(own_later - nominal)
     return {
         "method": "conformal" if off else "own",
         "val_coverage_own": own,
-        "q_lo": float(q_lo),
-        "q_hi": float(q_hi),
+        "val_coverage_own_later": own_later,
+        "val_coverage_conformal_later": conformal_later,
+        "q_lo": -q,
+        "q_hi": q,
     }
 
 

@@ -6,6 +6,11 @@ the same data resumes its study and runs only the missing trials; changed data s
 fresh one. The objective is the recency-weighted mean validation MASE (the folds nearest
 the forecast weigh most, as in the served-model rule). Each trial is a nested MLflow run
 (when a run is active, i.e. under kedro-mlflow) tagged with its study.
+
+The best trial is scored on the same folds that choose the served model, so its
+validation score is optimistic: 25 tries at those folds. For the selection Prophet is
+therefore scored nested (``nested_params``): on fold f with the parameters that were best
+on the folds before f only, like any model meeting a window it was not fitted to.
 """
 
 from __future__ import annotations
@@ -36,6 +41,26 @@ def _calendar_key(calendar: ShopCalendar) -> list:
     ]
 
 
+def nested_params(
+    trials: list[tuple[dict[str, Any], list[float]]],
+    defaults: dict[str, Any],
+    n_folds: int,
+    decay: float,
+) -> list[dict[str, Any]]:
+    """Prophet's parameters for each validation fold, chosen on the earlier folds only.
+
+    ``trials``: (parameters, per-fold MASE) of every completed trial. Fold 0 gets
+    ``defaults`` (nothing earlier to tune on); fold f the trial with the lowest
+    recency-weighted mean MASE over folds 0..f-1 (ties: the earlier trial).
+    """
+    out = [dict(defaults)]
+    for f in range(1, n_folds):
+        w = recency_weights(f, decay)
+        best = min(trials, key=lambda t: float(np.average(t[1][:f], weights=w)))
+        out.append(dict(best[0]))
+    return out
+
+
 def tune_prophet(
     train: pd.DataFrame,
     calendar: ShopCalendar,
@@ -44,8 +69,9 @@ def tune_prophet(
     params: dict[str, Any],
     seed: int,
     target: str,
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Best Prophet parameters by recency-weighted validation MASE, and the trials table.
+) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame]:
+    """Best Prophet parameters by recency-weighted validation MASE, the nested per-fold
+    parameters for the selection (``nested_params``) and the trials table.
 
     The first trial is Prophet's own defaults (``prophet.defaults``), so tuning never does
     worse than them on validation.
@@ -60,6 +86,7 @@ def tune_prophet(
         "windows": windows.as_dict(),
         "calendar": _calendar_key(calendar),
         "defaults": defaults,
+        "records": "fold_mase",  # trials store their per-fold MASE (nested selection)
     }
     name = study_name(f"forecasting-prophet-{target}", {"train": train}, config)
     study = open_study(
@@ -79,7 +106,9 @@ def tune_prophet(
         _, scores = validation_forecasts(
             train, calendar, p, settings, windows, models=("prophet",), uncertainty=False
         )
-        return float(np.average(scores.sort_values("fold")["mase"], weights=weights))
+        per_fold = scores.sort_values("fold")["mase"].to_numpy(dtype=float)
+        trial.set_user_attr("fold_mase", [float(x) for x in per_fold])
+        return float(np.average(per_fold, weights=weights))
 
     remaining = max(int(tuning["n_trials"]) - len(done), 0)
     if remaining:
@@ -97,4 +126,11 @@ def tune_prophet(
     trials = study.trials_dataframe(attrs=("number", "value", "params")).assign(
         target=target, study=name
     )
-    return dict(study.best_params), trials
+    complete = [
+        (t.params, t.user_attrs["fold_mase"])
+        for t in study.trials
+        if t.state == optuna.trial.TrialState.COMPLETE and "fold_mase" in t.user_attrs
+    ]
+    base = {k: v for k, v in defaults.items() if k in space}
+    folds = nested_params(complete, base, windows.n_folds, settings.recency_decay)
+    return dict(study.best_params), folds, trials

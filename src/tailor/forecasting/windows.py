@@ -7,6 +7,10 @@ Where the data is too short for the configured horizon or folds, the plan degrad
 horizon, then shorter fold step, then fewer folds) and says so in a warning that names the
 parameter, instead of failing; only data too short for one week-long fold and hold-out after
 ``min_trading_days`` of history raises.
+
+A last day whose data stops early (an export cut mid-day) is not a day of demand: it is
+detected from the time of day of its last line (``last_complete_day``) and left out of the
+hold-out and of the history the served forecast starts from.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tailor.forecasting.series import SeriesTooShortError
@@ -34,6 +39,8 @@ class Windows:
     n_folds: int
     fold_step_days: int
     warnings: tuple[str, ...] = ()
+    # the last day of data used (a partial last day is dropped); None: the data's last day
+    data_end: pd.Timestamp | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +50,7 @@ class Windows:
             "n_folds": self.n_folds,
             "fold_step_days": self.fold_step_days,
             "warnings": list(self.warnings),
+            "data_end": None if self.data_end is None else str(self.data_end.date()),
         }
 
     @classmethod
@@ -54,6 +62,7 @@ class Windows:
             int(d["n_folds"]),
             int(d["fold_step_days"]),
             tuple(d.get("warnings", ())),
+            pd.Timestamp(d["data_end"]) if d.get("data_end") else None,
         )
 
     def origins(self) -> list[pd.Timestamp]:
@@ -62,12 +71,46 @@ class Windows:
         return [last - i * self.fold_step_days * DAY for i in range(self.n_folds)][::-1]
 
 
-def plan_windows(daily: pd.DataFrame, params: dict[str, Any]) -> Windows:
+def last_complete_day(ts: pd.Series, quantile: float) -> tuple[pd.Timestamp, str | None]:
+    """The last day of ``ts`` (line timestamps) whose data runs a full trading day, and why
+    the day after it was dropped (None when the last day is complete).
+
+    The last day is partial when its last line comes earlier in the day than the last line
+    of all but ``quantile`` of the other days with data (the shop's usual closing time, as
+    the data shows it). Timestamps without a time of day (all midnight) never flag a day.
+    """
+    ts = pd.to_datetime(ts).dropna()
+    day = ts.dt.normalize()
+    hours = (ts - day).dt.total_seconds() / 3600
+    last_hour = hours.groupby(day).max()
+    end = pd.Timestamp(last_hour.index.max())
+    if len(last_hour) < 8:
+        return end, None
+    usual = float(np.quantile(last_hour.iloc[:-1], quantile))
+    if last_hour.iloc[-1] >= usual:
+        return end, None
+    return end - DAY, (
+        f"the last day {end.date()} has data until {last_hour.iloc[-1]:.1f} h only, earlier "
+        f"than {1 - quantile:.0%} of days ({P}.partial_day_quantile = {quantile}: last line "
+        f"by {usual:.1f} h): a partial day, left out of the hold-out and the forecast origin"
+    )
+
+
+def plan_windows(
+    daily: pd.DataFrame, params: dict[str, Any], line_ts: pd.Series | None = None
+) -> Windows:
     """The windows for ``daily`` (date, trading) under the demand parameters.
 
-    History up to the first fold origin must hold ``min_trading_days`` trading days.
+    History up to the first fold origin must hold ``min_trading_days`` trading days. With
+    ``line_ts`` (the demand lines' timestamps) a partial last day is dropped first.
     """
     daily = daily.assign(date=pd.to_datetime(daily["date"])).sort_values("date")
+    dropped = None
+    if line_ts is not None and len(line_ts):
+        data_end, dropped = last_complete_day(line_ts, float(params["partial_day_quantile"]))
+        if dropped:
+            log.warning(dropped)
+        daily = daily[daily["date"] <= data_end]
     dates = daily["date"]
     first, last = dates.min(), dates.max()
     span = (last - first).days + 1
@@ -84,7 +127,7 @@ def plan_windows(daily: pd.DataFrame, params: dict[str, Any]) -> Windows:
     step = int(params["validation"]["fold_step_days"])
     min_horizon = int(params.get("min_horizon_days", 7))
     min_step = int(params.get("min_fold_step_days", 7))
-    notes: list[str] = []
+    notes: list[str] = [dropped] if dropped else []
 
     def warn(msg: str) -> None:
         notes.append(msg)
@@ -110,7 +153,7 @@ def plan_windows(daily: pd.DataFrame, params: dict[str, Any]) -> Windows:
             )
             horizon = fitted
         start = end - (horizon - 1) * DAY
-    plan = Windows(start, end, horizon, n_folds, step)
+    plan = Windows(start, end, horizon, n_folds, step, data_end=last)
     latest = plan.origins()[-1]
     room = (latest - (first + (history_days - 1) * DAY)).days  # days between the two origins
     if room < 0:

@@ -148,8 +148,8 @@ def test_prophet_study_is_stored_and_resumed(tmp_path: Path) -> None:
         **DEFAULTS,
         "tuning": {**DEFAULTS["tuning"], "n_trials": 2, "storage_dir": str(tmp_path)},
     }
-    _, first = tune_prophet(series, cal, s, w, params, 0, "orders")
-    _, again = tune_prophet(series, cal, s, w, params, 0, "orders")
+    _, _, first = tune_prophet(series, cal, s, w, params, 0, "orders")
+    _, _, again = tune_prophet(series, cal, s, w, params, 0, "orders")
     assert len(first) == len(again) == 2 and set(first["study"]) == set(again["study"])
     assert first["value"].tolist() == again["value"].tolist()  # the stored trials, not new
     stored = optuna.load_study(
@@ -157,5 +157,5 @@ def test_prophet_study_is_stored_and_resumed(tmp_path: Path) -> None:
     )
     assert len(stored.trials) == 2  # the rerun added none
     changed = series.assign(y=series["y"] * 1.01)
-    _, other = tune_prophet(changed, cal, s, w, params, 0, "orders")
+    _, _, other = tune_prophet(changed, cal, s, w, params, 0, "orders")
     assert set(other["study"]) != set(first["study"])

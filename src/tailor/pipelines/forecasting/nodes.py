@@ -40,15 +40,26 @@ COLUMNS = ["mae", "bias", "smape", "mase", "coverage", "width", "width_scaled", 
 Metrics = dict[str, dict[str, float]]
 
 
-def plan_demand(daily_demand: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
-    """Hold-out, horizon and folds fitted to the data (degraded with a warning if short)."""
-    return plan_windows(overall_series(daily_demand, "orders"), params).as_dict()
+def plan_demand(
+    daily_demand: pd.DataFrame, demand_lines: pd.DataFrame, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Hold-out, horizon and folds fitted to the data (degraded with a warning if short);
+    a partial last day (from the lines' time of day) is left out."""
+    series = overall_series(daily_demand, "orders")
+    return plan_windows(series, params, demand_lines["ts"]).as_dict()
 
 
 def _calendar(daily: pd.DataFrame, params: dict[str, Any]) -> ShopCalendar:
     return learn_calendar(
         daily, params.get("country"), params["min_trading_share"], params.get("annual_closures")
     )
+
+
+def _complete_days(daily_demand: pd.DataFrame, w: Windows) -> pd.DataFrame:
+    """``daily_demand`` without the partial last day the windows dropped (if any)."""
+    if w.data_end is None:
+        return daily_demand
+    return daily_demand[pd.to_datetime(daily_demand["date"]) <= w.data_end]
 
 
 def _setup(daily_demand: pd.DataFrame, windows: dict[str, Any], params: dict[str, Any]):
@@ -65,15 +76,17 @@ def _holdout_split(series: pd.DataFrame, w: Windows):
 def tune_demand(
     daily_demand: pd.DataFrame, windows: dict[str, Any], params: dict[str, Any], seed: int
 ) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
-    """Tune Prophet per overall target on the validation folds before the hold-out."""
+    """Tune Prophet per overall target on the validation folds before the hold-out:
+    ``{target: {"served": best parameters, "folds": nested per-fold parameters}}``."""
     w, settings, calendar = _setup(daily_demand, windows, params)
     best: dict[str, dict[str, Any]] = {}
     trials = []
     for target in TARGETS:
         train, _ = _holdout_split(overall_series(daily_demand, target), w)
-        best[target], t = tune_prophet(train, calendar, settings, w, params, seed, target)
+        served, folds, t = tune_prophet(train, calendar, settings, w, params, seed, target)
+        best[target] = {"served": served, "folds": folds}
         trials.append(t)
-        log.info("prophet %s: best %s", target, best[target])
+        log.info("prophet %s: best %s", target, served)
     return best, pd.concat(trials, ignore_index=True)
 
 
@@ -86,8 +99,18 @@ def _select_and_score(
     w: Windows,
     models: tuple[str, ...],
 ) -> tuple[list[dict], dict[str, pd.DataFrame], dict[str, Any]]:
-    """Validation folds -> served model, ensemble weights, calibrations -> hold-out scores."""
-    forecasts, scores = validation_forecasts(train, calendar, prophet_params, settings, w, models)
+    """Validation folds -> served model, ensemble weights, calibrations -> hold-out scores.
+
+    ``prophet_params``: ``served`` (hold-out and serving) and the nested ``folds`` ones."""
+    forecasts, scores = validation_forecasts(
+        train,
+        calendar,
+        prophet_params["served"],
+        settings,
+        w,
+        models,
+        fold_params=prophet_params.get("folds"),
+    )
     table = selection_table(scores, settings.recency_decay)
     members = members_of(models, settings)
     member_scores = scores[scores["model"].isin(members)]
@@ -97,7 +120,7 @@ def _select_and_score(
         train,
         pd.DatetimeIndex(holdout["date"]),
         calendar,
-        prophet_params,
+        prophet_params["served"],
         settings,
         tuple(table["model"]),
         weights,
@@ -255,6 +278,7 @@ def forecast_demand(
     """
     w = Windows.from_dict(windows)
     settings = DemandSettings.from_params(params, w)
+    daily_demand = _complete_days(daily_demand, w)  # a partial last day is no origin
     calendar = _calendar(daily_demand, params)
     last = pd.to_datetime(daily_demand["date"]).max()
     dates = pd.date_range(last + pd.Timedelta(days=1), periods=settings.horizon_days, freq="D")
@@ -272,7 +296,7 @@ def forecast_demand(
                 history,
                 dates,
                 calendar,
-                prophet_params[target],
+                prophet_params[target]["served"],
                 settings,
                 (model,),
                 sel["weights"],

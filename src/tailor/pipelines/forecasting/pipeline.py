@@ -13,7 +13,12 @@ NEXT = "params:forecasting.next_purchase"
 def create_pipeline(**kwargs: object) -> Pipeline:
     return Pipeline(
         [
-            Node(n.plan_demand, ["daily_demand", DEMAND], "forecast_windows", name="plan_demand"),
+            Node(
+                n.plan_demand,
+                ["daily_demand", "demand_lines", DEMAND],
+                "forecast_windows",
+                name="plan_demand",
+            ),
             Node(
                 n.tune_demand,
                 ["daily_demand", "forecast_windows", DEMAND, "params:seed"],
