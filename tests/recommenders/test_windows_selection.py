@@ -194,22 +194,33 @@ def test_priors_are_neutral_at_zero_and_repeat_share_counts_returning_buyers() -
     assert prior[0] > prior[1]
 
 
-def test_a_popularity_fallback_is_tagged_on_the_run_and_logged(tiny, mlflow_store, caplog) -> None:
+def test_a_popularity_fallback_is_tagged_on_the_run_and_logged(
+    tiny, mlflow_store, caplog, tmp_path
+) -> None:
     mlflow = mlflow_store
 
-    from tailor.pipelines.recommender.nodes import register_served_model
+    from tailor.pipelines.recommender.nodes import registration
+    from tailor.recommenders.champion import decide
+    from tailor.recommenders.model_registry import RegisteredModelDataset
     from tailor.recommenders.popularity import PopularityRecommender
 
     model = PopularityRecommender().fit(tiny["interactions"], tiny["items"])
     selection = choose_served(
         {"popularity": cand([0.10, 0.10]), "a": cand([0.09, 0.30])}, "popularity", "m"
     )
-    info = {"candidate": "popularity", "selection": selection, "val_metrics": {}}
-    params = {"registry": {"enabled": False}, "tuning": {"target_k": 10}}
+    info = {
+        "candidate": "popularity",
+        "selection": selection,
+        "val_metrics": {"ndcg_at_10": 0.1},
+        "as_of": str(model.as_of),
+    }
+    params = {"tuning": {"target_k": 10}}
+    registry = RegisteredModelDataset(str(tmp_path / "r.json"), "m", enabled=False)
     with caplog.at_level(logging.WARNING), mlflow.start_run() as run:
-        register_served_model(model, info, tiny["items"], params)
+        registry.save(registration(model, info, decide(None, None, 0.1), tiny["items"], params))
     tags = mlflow.get_run(run.info.run_id).data.tags
     assert tags["recommender.fallback"] == "true"
     assert tags["recommender.served"] == "popularity"
     assert "no candidate beat popularity" in tags["recommender.selection_reason"]
     assert "served popularity" in caplog.text
+    assert registry.load()["registered"] is False  # registry disabled: tags only

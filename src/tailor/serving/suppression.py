@@ -2,7 +2,7 @@
 
 ``/forget`` appends the plain id here (the pipelines must match it; the profile store
 keeps only a hash); ``data_engineering`` drops these users from every table and
-``tailor.serving.package`` from every packaged profile. Ids are text: the file is read
+the ``serving`` pipeline from every packaged profile. Ids are text: the file is read
 with the csv module (and by the catalog with ``dtype: str, keep_default_na: false``), so
 ``NA``, ``None``, ``00123`` and ``Zoë`` come back exactly as written. Appends take an
 exclusive file lock (several workers may forget at once) and are fsynced before ``/forget``
