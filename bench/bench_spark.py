@@ -1,23 +1,34 @@
 """Data engineering: pandas vs Spark local[2] on synthetic worlds (`python bench/bench_spark.py`).
 
-For each size, the synthetic world is generated once (``--env synthetic``, which caches the
-raw tables as Parquet); then the pandas pipeline reruns on the cached tables (baseline,
-same run), and ``kedro run --env spark`` runs on the same Parquet files through a bench
-environment (conf/spark + the synthetic parameters, raw tables read by Spark, local[2]).
-Peak memory is the peak summed RSS of the run's process tree (Python driver + the JVM),
-sampled every 0.2 s. Both runs check they wrote the same cleaning report.
+For each size, a synthetic world (the synthetic environment's generator settings, ~300
+events per user) is written in chunks of users to Parquet part directories
+(``tailor.synthetic.write_chunked``: peak memory of one chunk, so 50M events fit). Then the
+same ``data_engineering`` pipeline runs on those files twice: the pandas engine (baseline,
+same run; conf/synthetic with the raw tables read by ``pandas.ParquetDataset``) and
+``kedro run --env`` of conf/spark (Spark ``local[2]``, raw tables read by Spark).
+
+Peak memory is the peak summed RSS of the run's process tree (Python driver + the JVM and
+its Python workers), sampled every 0.1 s. A run whose tree passes ``--memory-cap-gib`` is
+stopped and reported as out of memory at the cap (its kernel OOM score is raised too, so
+if memory ran out anyway the kernel would end it, not other work on the machine); a run
+past ``--timeout-min`` is stopped and reported as such. Both engines must write the same
+cleaning report.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -33,11 +44,29 @@ from tests.conftest import ENV, KEDRO, make_project_copy  # noqa: E402
 SPARK_CONF = {
     "spark.master": "local[2]",
     "spark.driver.memory": "3g",
-    "spark.sql.shuffle.partitions": "16",
+    "spark.sql.shuffle.partitions": "4",  # 2x the cores (16 measured ~10 % slower)
     "spark.ui.enabled": False,
     "spark.sql.adaptive.enabled": True,
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
+RAW_TABLES = ("transactions", "users", "events", "email", "items")
+GENERATE = """
+import json, sys, yaml
+from tailor.synthetic import write_chunked
+cfg = yaml.safe_load(open(sys.argv[1]))["_generator"]
+cfg.update(seed=7, n_users=int(sys.argv[3]), drift={"enabled": False, "start_fraction": 0.75})
+print(json.dumps(write_chunked(cfg, sys.argv[2], int(sys.argv[4]))))
+"""
+
+
+@dataclass
+class Run:
+    wall: float
+    peak_mib: float
+    log: str
+    outcome: str = "ok"  # ok, failed, memory cap, timeout
+    load: list[float] = field(default_factory=list)  # 1-min load averages seen
+    nodes: list[tuple[str, float]] = field(default_factory=list)  # (node, seconds)
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -52,118 +81,196 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def measure(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak process-tree RSS in MiB, and the output of one run."""
+def _first_to_die() -> None:
+    """In the child: if the machine runs out of memory, the kernel ends this run first."""
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+        f.write("1000")
+
+
+def measure(cmd: list[str], cwd: Path, cap_mib: float, timeout_s: float) -> Run:
+    """Wall seconds, peak process-tree RSS, output and outcome of one run."""
     start = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out:
-        child = subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=out, stderr=subprocess.STDOUT)
-        proc, peak, done = psutil.Process(child.pid), [0], threading.Event()
+    child = subprocess.Popen(
+        cmd, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_first_to_die, start_new_session=True,
+    )  # fmt: skip
+    proc, run = psutil.Process(child.pid), Run(0.0, 0.0, "")
+    done, lines = threading.Event(), []
+    last = [start]
 
-        def sample() -> None:
-            while not done.is_set():
-                peak[0] = max(peak[0], tree_rss(proc))
-                time.sleep(0.2)
+    def read() -> None:
+        assert child.stdout is not None
+        for line in child.stdout:
+            lines.append(line)
+            found = re.search(r"Completed node: (\w+)", line)
+            if found:
+                now = time.perf_counter()
+                run.nodes.append((found.group(1), now - last[0]))
+                last[0] = now
+            elif "Running node:" in line and not run.nodes:
+                last[0] = time.perf_counter()
 
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        code = child.wait()
-        done.set()
-        sampler.join()
-        wall = time.perf_counter() - start
-        out.seek(0)
-        text = out.read()
-    if code != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{text[-4000:]}")
-    return wall, peak[0] / 2**20, text
+    def watch() -> None:
+        while not done.is_set():
+            rss = tree_rss(proc) / 2**20
+            run.peak_mib = max(run.peak_mib, rss)
+            run.load.append(os.getloadavg()[0])
+            over = rss > cap_mib and "memory cap"
+            late = time.perf_counter() - start > timeout_s and "timeout"
+            if over or late:
+                run.outcome = over or late
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, 9)  # the run's own session: driver, JVM, workers
+                return
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (read, watch)]
+    for t in threads:
+        t.start()
+    code = child.wait()
+    done.set()
+    for t in threads:
+        t.join()
+    run.wall, run.log = time.perf_counter() - start, "".join(lines)
+    if code != 0 and run.outcome == "ok":
+        run.outcome = "failed"
+        print(f"{' '.join(cmd)} failed:\n{run.log[-4000:]}", flush=True)
+    return run
 
 
-def spark_env(project: Path, raw_dir: Path, data_dir: str) -> str:
-    """conf/bench_spark: the spark environment on the cached synthetic Parquet tables."""
-    env = project / "conf" / "bench_spark"
+def make_env(project: Path, name: str, base: str, raw_dir: Path, data_dir: str) -> str:
+    """conf/<name>: the ``base`` environment with the synthetic parameters, reading the
+    chunked world's Parquet directories."""
+    env = project / "conf" / name
     shutil.rmtree(env, ignore_errors=True)
-    shutil.copytree(project / "conf" / "spark", env)
+    shutil.copytree(project / "conf" / base, env)
     for f in (project / "conf" / "synthetic").glob("parameters*.yml"):
         shutil.copy(f, env / f.name)
-    (env / "spark.yml").write_text(yaml.safe_dump(SPARK_CONF))
     (env / "globals.yml").write_text(yaml.safe_dump({"data_dir": data_dir}))
     catalog = yaml.safe_load((env / "catalog.yml").read_text())
-    for table in ("transactions", "users", "events", "email", "items"):
-        catalog[f"raw_{table}"] = {
-            "type": "spark.SparkDatasetV2",
-            "file_format": "parquet",
-            "filepath": str(raw_dir / f"{table}.parquet"),
-        }
+    fmt = {"type": "spark.SparkDatasetV2", "file_format": "parquet"}
+    if base != "spark":
+        fmt = {"type": "pandas.ParquetDataset"}
+        catalog.pop("synthetic_truth", None)
+    for table in RAW_TABLES:
+        catalog[f"raw_{table}"] = {**fmt, "filepath": str(raw_dir / f"{table}.parquet")}
     catalog["suppression_list"] = {
         "type": "tailor.datasets.OptionalTableDataset",
         "filepath": "data/01_raw/synthetic/suppression_list.csv",
     }
+    catalog = {k: v for k, v in catalog.items() if not k.startswith("_")}
     (env / "catalog.yml").write_text(yaml.safe_dump(catalog, sort_keys=False))
-    return "bench_spark"
+    if base == "spark":
+        (env / "spark.yml").write_text(yaml.safe_dump(SPARK_CONF))
+    return name
 
 
-def kedro_de(project: Path, *args: str) -> tuple[float, float, float]:
-    wall, rss, log = measure([str(KEDRO), "run", "--pipeline", "data_engineering", *args], project)
-    return wall, pipeline_seconds(log), rss
+def load_text(run: Run) -> str:
+    return f"{min(run.load):.1f}-{max(run.load):.1f}" if run.load else "?"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, nargs="+", default=[6_600, 33_000],
+    parser.add_argument("--users", type=int, nargs="+", default=[33_000, 165_000],
                         help="synthetic users per world (~300 events each)")  # fmt: skip
+    parser.add_argument("--users-per-chunk", type=int, default=5_000)
+    parser.add_argument("--memory-cap-gib", type=float, default=11.0)
+    parser.add_argument("--timeout-min", type=float, default=60.0)
+    parser.add_argument("--engines", nargs="+", default=["pandas", "spark"])
+    parser.add_argument("--start-before", default=None,
+                        help="HH:MM UTC: a size not started by then is skipped")  # fmt: skip
     args = parser.parse_args()
-    rows = []
+    cap, timeout = args.memory_cap_gib * 1024, args.timeout_min * 60
+    rows: list[dict[str, str]] = []
+    notes: list[str] = []
     import pandas as pd
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         project = make_project_copy(Path(tmp) / "p")
         for users in args.users:
-            syn = ["--env", "synthetic", "--params", f"synthetic_users={users}"]
-            kedro_de(project, *syn)  # generates and caches the world (not timed)
-            raw_dir = max((project / "data/01_raw/synthetic").glob("*[!p]"),
-                          key=lambda p: p.stat().st_mtime)  # fmt: skip
-            events = len(pd.read_parquet(raw_dir / "events.parquet", columns=["user_id"]))
-            lines = len(pd.read_parquet(raw_dir / "transactions.parquet", columns=["order_id"]))
-            p_wall, p_sec, p_rss = kedro_de(project, *syn)
-            pandas_report = pd.read_csv(project / "data/synthetic/08_reporting/cleaning_report.csv")
-            env = spark_env(project, raw_dir, f"data/bench_spark_{users}")
-            s_wall, s_sec, s_rss = kedro_de(project, "--env", env)
-            spark_report = pd.read_csv(
-                project / f"data/bench_spark_{users}/08_reporting/cleaning_report.csv"
+            now = datetime.now(UTC).strftime("%H:%M")
+            if args.start_before and now >= args.start_before:
+                notes.append(f"{users:,} users: not started ({now} UTC, past {args.start_before}).")
+                write(rows, notes, args)
+                continue
+            world = Path(tmp) / f"world_{users}"
+            gen_conf = str(project / "conf/synthetic/catalog.yml")
+            gen = measure(
+                [sys.executable, "-c", GENERATE, gen_conf, str(world), str(users),
+                 str(args.users_per_chunk)],
+                project, cap, timeout,
+            )  # fmt: skip
+            if gen.outcome != "ok":
+                raise SystemExit(f"generating {users} users: {gen.outcome}")
+            counts = yaml.safe_load(gen.log.strip().splitlines()[-1])
+            events, lines = counts["events"], counts["transactions"]
+            notes.append(
+                f"{events:,} events: written in chunks of {args.users_per_chunk:,} users in "
+                f"{gen.wall:.0f} s, peak {gen.peak_mib:,.0f} MiB."
             )
-            same = spark_report.equals(pandas_report)
-            for engine, wall, sec, rss in (
-                ("pandas (1 process)", p_wall, p_sec, p_rss),
-                ("Spark local[2]", s_wall, s_sec, s_rss),
-            ):
+            runs: dict[str, Run] = {}
+            reports: dict[str, pd.DataFrame] = {}
+            for engine in args.engines:
+                base = "synthetic" if engine == "pandas" else "spark"
+                data_dir = f"data/bench_{engine}_{users}"
+                env = make_env(project, f"bench_{engine}", base, world, data_dir)
+                cmd = [str(KEDRO), "run", "--pipeline", "data_engineering", "--env", env]
+                runs[engine] = run = measure(cmd, project, cap, timeout)
+                report = project / data_dir / "08_reporting/cleaning_report.csv"
+                if run.outcome == "ok":
+                    reports[engine] = pd.read_csv(report)
+                slow = sorted(run.nodes, key=lambda n: -n[1])[:4]
+                print(f"{engine} {events:,} events: {run.outcome}, {run.wall:.0f} s, "
+                      f"{run.peak_mib:,.0f} MiB, load {load_text(run)}; slowest nodes: "
+                      + ", ".join(f"{n} {s:.0f} s" for n, s in slow), flush=True)  # fmt: skip
+                shutil.rmtree(project / data_dir, ignore_errors=True)
+            same = (
+                ("yes" if reports["pandas"].equals(reports["spark"]) else "NO")
+                if len(reports) == 2
+                else "n/a"
+            )
+            base_sec = pipeline_seconds(runs["pandas"].log) if "pandas" in reports else None
+            for engine, run in runs.items():
+                sec = pipeline_seconds(run.log) if run.outcome == "ok" else None
+                stopped = {
+                    "memory cap": f"stopped at the {args.memory_cap_gib:g} GiB cap",
+                    "timeout": f"stopped at {args.timeout_min:g} min",
+                    "failed": "failed",
+                }.get(run.outcome, "")
+                ratio = f"{sec / base_sec:.2f}x" if sec and base_sec else "n/a"
                 rows.append(
                     {
                         "events": f"{events:,}",
                         "transaction lines": f"{lines:,}",
-                        "engine": engine,
-                        "kedro run wall s": f"{wall:.0f}",
-                        "pipeline s": f"{sec:.0f}",
-                        "peak RSS MiB (driver tree)": f"{rss:,.0f}",
-                        "Spark / pandas time": f"{sec / p_sec:.2f}x",
-                        "same cleaning report": "yes" if same else "NO",
+                        "engine": "pandas (1 process)" if engine == "pandas" else "Spark local[2]",
+                        "kedro run wall s": stopped or f"{run.wall:.0f}",
+                        "pipeline s": f"{sec:.0f}" if sec else (f"({run.wall:.0f} s run)"),
+                        "peak RSS MiB (process tree)": f"{run.peak_mib:,.0f}",
+                        "Spark / pandas time": "1.00x" if engine == "pandas" and sec else ratio,
+                        "load avg (1 min) during run": load_text(run),
+                        "same cleaning report": same,
                     }
                 )
-            shutil.rmtree(project / f"data/bench_spark_{users}", ignore_errors=True)
-            shutil.rmtree(raw_dir, ignore_errors=True)
-            write(rows, args.users)  # after each size: a long run keeps what it measured
+            shutil.rmtree(world, ignore_errors=True)
+            write(rows, notes, args)  # after each size: a long run keeps what it measured
 
 
-def write(rows: list[dict[str, str]], users: list[int]) -> None:
+def write(rows: list[dict[str, str]], notes: list[str], args: argparse.Namespace) -> None:
     body = (
         markdown_table(rows)
-        + "\n\nOne run per cell (each is minutes long on a shared 2-core machine); the pandas "
-        "row is the baseline of the same run, on the same cached raw Parquet. Spark: "
-        "`local[2]`, `spark.driver.memory` 3g, 16 shuffle partitions; its RSS is the Python "
-        "driver plus the JVM. 'pipeline s' is Kedro's own measure of the node run (JVM start "
-        "is inside it for Spark)."
+        + "\n\nOne run per cell (each is minutes long). The machine has 2 cores shared with "
+        "other agents' work: the load column is the 1-minute load average sampled during "
+        "the run (2.0 = both cores busy), so absolute times move with it; the pandas row is "
+        "the baseline of the same run, on the same raw Parquet parts. Spark: `local[2]`, "
+        "`spark.driver.memory` 3g, 4 shuffle partitions; its RSS is the Python driver plus "
+        "the JVM and its Python workers. 'pipeline s' is Kedro's own measure of the node run "
+        f"(JVM start is inside it for Spark). Memory cap per run: {args.memory_cap_gib:g} GiB "
+        "of process-tree RSS (the run is stopped there).\n\nWorlds: " + " ".join(notes)
     )
     write_section(
         "spark", "Data engineering: pandas vs Spark local[2]", body,
-        f"python bench/bench_spark.py --users {' '.join(map(str, users))}",
+        f"python bench/bench_spark.py --users {' '.join(map(str, args.users))} "
+        f"--memory-cap-gib {args.memory_cap_gib:g}",
     )  # fmt: skip
     print(body, flush=True)
 

@@ -36,28 +36,33 @@ def _purchase_features(lines: DataFrame, as_of: pd.Timestamp) -> DataFrame:
     lines = lines.withColumn("value", F.col("quantity") * F.col("unit_price")).withColumn(
         "day", F.date_trunc("day", F.col("ts")).cast("timestamp_ntz")
     )
+    # Three per-user aggregations (orders, distinct days, lines) instead of one with four
+    # distinct counts, which Spark expands into a copy of every line per distinct column.
     per_order = (
         lines.groupBy("user_id", "order_id")
         .agg(F.countDistinct("item_id").alias("n_lines"), F.sum("quantity").alias("units"))
         .groupBy("user_id")
-        .agg(F.avg("n_lines").alias("basket_size"), F.avg("units").alias("basket_units"))
+        .agg(
+            F.count("*").alias("frequency"),
+            F.avg("n_lines").alias("basket_size"),
+            F.avg("units").alias("basket_units"),
+        )
     )
     users = lines.groupBy("user_id").agg(
         F.min("ts").alias("first_ts"),
         F.max("ts").alias("last_ts"),
-        F.countDistinct("order_id").alias("frequency"),
-        F.countDistinct("day").alias("purchase_days"),
         F.sum("value").alias("monetary"),
         F.countDistinct("item_id").alias("n_items"),
     )
     country = modal_by(lines, "user_id", "country")
     days = lines.select("user_id", "day").distinct()
     by_day = Window.partitionBy("user_id").orderBy("day")
+    # a customer's first day has no gap (null), which the interval statistics skip
     gaps = (
         days.withColumn("_gap", F.datediff(F.col("day"), F.lag("day").over(by_day)))
-        .where(F.col("_gap").isNotNull())
         .groupBy("user_id")
         .agg(
+            F.count("*").alias("purchase_days"),
             F.avg("_gap").alias("interval_mean"),
             F.percentile(F.col("_gap"), 0.5).alias("interval_median"),
             F.stddev_samp("_gap").alias("interval_std"),
@@ -67,8 +72,8 @@ def _purchase_features(lines: DataFrame, as_of: pd.Timestamp) -> DataFrame:
     return (
         users.join(country, "user_id", "left")
         .withColumn("country", F.coalesce(F.col("country"), F.lit("Unknown")))
-        .join(per_order, "user_id", "left")
-        .join(gaps, "user_id", "left")
+        .join(per_order, "user_id")
+        .join(gaps, "user_id")
         .withColumn("recency_days", days_between(at, F.col("last_ts")))
         .withColumn("tenure_days", days_between(at, F.col("first_ts")))
         .withColumn("avg_order_value", F.col("monetary") / F.col("frequency"))
@@ -77,8 +82,22 @@ def _purchase_features(lines: DataFrame, as_of: pd.Timestamp) -> DataFrame:
 
 def _event_features(events: DataFrame) -> tuple[DataFrame, list[str]]:
     present = sorted(r[0] for r in events.select("event_type").distinct().collect())
-    counts = events.groupBy("user_id").agg(
-        *[F.sum((F.col("event_type") == t).cast("long")).alias(f"n_{t}") for t in present]
+    # one pass over the events per user: counts by type and the channel/device shares
+    per_user = [F.sum((F.col("event_type") == t).cast("long")).alias(f"n_{t}") for t in present]
+    shares = []
+    for col, value, share in (
+        ("channel", "app", "app_share"),
+        ("device", "mobile", "mobile_share"),
+    ):
+        if col in events.columns:
+            # a missing channel counts as "not app" (pandas: NaN == 'app' is False)
+            hit = F.coalesce(F.col(col) == value, F.lit(False)).cast("double")
+            per_user.append(F.avg(hit).alias(share))
+            shares.append(share)
+    counts = (
+        events.groupBy("user_id").agg(*per_user)
+        if per_user
+        else events.select("user_id").distinct()
     )
     names = [f"n_{t}" for t in present] + [f"n_{t}" for t in EVENT_TYPES if t not in present]
     for t in EVENT_TYPES:
@@ -99,19 +118,7 @@ def _event_features(events: DataFrame) -> tuple[DataFrame, list[str]]:
         )
     )
     out = counts.join(sessions, "user_id", "left")
-    names += ["n_sessions", "cart_abandon_sessions"]
-    for col, value, share in (
-        ("channel", "app", "app_share"),
-        ("device", "mobile", "mobile_share"),
-    ):
-        if col in events.columns:
-            # a missing channel counts as "not app" (pandas: NaN == 'app' is False)
-            hit = F.coalesce(F.col(col) == value, F.lit(False)).cast("double")
-            out = out.join(
-                events.groupBy("user_id").agg(F.avg(hit).alias(share)), "user_id", "left"
-            )
-            names.append(share)
-    return out, names
+    return out, [*names, "n_sessions", "cart_abandon_sessions", *shares]
 
 
 def customer_features(
@@ -131,7 +138,8 @@ def customer_features(
         "country", "basket_size", "basket_units", "interval_mean", "interval_median",
         "interval_std", "recency_days", "tenure_days", "avg_order_value",
     ]  # fmt: skip
-    buyers = out.select("user_id")
+    # the customers with a line by as_of (out's rows), without re-planning out's aggregates
+    buyers = past.select("user_id").distinct()
     if events is not None and not events.isEmpty():
         ev = events.where(F.col("ts") <= at).join(buyers, "user_id", "left_semi")
         feats, names = _event_features(ev)

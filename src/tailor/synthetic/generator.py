@@ -105,15 +105,40 @@ def _grouped_arange(counts: np.ndarray) -> np.ndarray:
     return np.arange(total) - starts
 
 
+@dataclass
+class ItemWorld:
+    """The item side of a world, shared by every chunk of users (see ``generate_users``)."""
+
+    items: pd.DataFrame
+    cat_names: list[str]
+    base_price: np.ndarray
+    rank_p: np.ndarray
+    cat_pop: np.ndarray
+
+
+@dataclass
+class UserWorld:
+    """The tables of one group of users, and how many orders and sessions it used."""
+
+    tables: dict[str, pd.DataFrame]
+    n_orders: int
+    n_sessions: int
+
+
 def generate(config: GeneratorConfig | dict[str, Any]) -> dict[str, pd.DataFrame]:
     """Return the tables users, items, events, email, transactions and truth."""
     cfg = GeneratorConfig.from_dict(config) if isinstance(config, dict) else config
     rng = np.random.default_rng(cfg.seed)
-    start = pd.Timestamp(cfg.start)
-    n_u, n_c, per_c = cfg.n_users, cfg.n_categories, cfg.items_per_category
+    # one generator for items and users: the stream (and so every table) of a seed is fixed
+    item_world = generate_items(cfg, rng)
+    tables = generate_users(cfg, rng, item_world, sample_seed=cfg.seed).tables
+    return {"users": tables["users"], "items": item_world.items, **tables}
+
+
+def generate_items(cfg: GeneratorConfig, rng: np.random.Generator) -> ItemWorld:
+    """Items, their prices, within-category popularity and category popularity."""
+    n_c, per_c = cfg.n_categories, cfg.items_per_category
     n_i = n_c * per_c
-    seg = cfg.segments
-    shares = np.array([s.share for s in seg]) / sum(s.share for s in seg)
 
     # --- items: category c owns items c*per_c … (c+1)*per_c-1, popularity Zipf within.
     cat_names = [NOUNS[c % len(NOUNS)] + ("" if c < len(NOUNS) else str(c)) for c in range(n_c)]
@@ -135,6 +160,30 @@ def generate(config: GeneratorConfig | dict[str, Any]) -> dict[str, pd.DataFrame
     rank_p = 1.0 / np.arange(1, per_c + 1) ** cfg.zipf_exponent
     rank_p /= rank_p.sum()
     cat_pop = rng.dirichlet(np.full(n_c, 2.0))
+    return ItemWorld(items, cat_names, base_price, rank_p, cat_pop)
+
+
+def generate_users(
+    cfg: GeneratorConfig,
+    rng: np.random.Generator,
+    item_world: ItemWorld,
+    *,
+    sample_seed: int,
+    user_offset: int = 0,
+    order_offset: int = 0,
+    session_offset: int = 0,
+) -> UserWorld:
+    """``cfg.n_users`` users and all their per-user tables (every table but items).
+
+    Offsets number the users, orders and sessions after those of earlier groups, so groups
+    generated with their own generators stay one world with unique ids.
+    """
+    items, cat_names = item_world.items, item_world.cat_names
+    base_price, rank_p, cat_pop = item_world.base_price, item_world.rank_p, item_world.cat_pop
+    start = pd.Timestamp(cfg.start)
+    n_u, n_c, per_c = cfg.n_users, cfg.n_categories, cfg.items_per_category
+    seg = cfg.segments
+    shares = np.array([s.share for s in seg]) / sum(s.share for s in seg)
 
     # --- users and planted truth.
     useg = rng.choice(len(seg), n_u, p=shares)
@@ -145,7 +194,7 @@ def generate(config: GeneratorConfig | dict[str, Any]) -> dict[str, pd.DataFrame
     c_p = np.array(list(cfg.countries.values()), dtype=float)
     ucountry = rng.choice(len(countries), n_u, p=c_p / c_p.sum())
     consent = rng.random(n_u) >= cfg.opt_out_rate
-    user_ids = np.array([f"U{u:06d}" for u in range(n_u)])
+    user_ids = np.array([f"U{u:06d}" for u in range(user_offset, user_offset + n_u)])
     users = pd.DataFrame(
         {
             "user_id": user_ids,
@@ -185,7 +234,7 @@ def generate(config: GeneratorConfig | dict[str, Any]) -> dict[str, pd.DataFrame
     basket_mean = np.array([s.basket_size for s in seg])[useg[o_user]]
     basket_mean = basket_mean * np.where(drifted, cfg.drift["basket_multiplier"], 1.0)
     n_lines = 1 + rng.poisson(basket_mean - 1)
-    order_ids = np.arange(100000, 100000 + n_orders)
+    order_ids = np.arange(100000 + order_offset, 100000 + order_offset + n_orders)
 
     # --- lines: preferred categories with probability preference_strength.
     l_order = np.repeat(np.arange(n_orders), n_lines)
@@ -220,7 +269,7 @@ def generate(config: GeneratorConfig | dict[str, Any]) -> dict[str, pd.DataFrame
     canc["order_id"] = "C" + canc["order_id"]
     canc["quantity"] = -canc["quantity"]
     canc["ts"] = canc["ts"] + pd.Timedelta(hours=3)
-    dups = tx.sample(frac=cfg.duplicate_rate, random_state=cfg.seed)
+    dups = tx.sample(frac=cfg.duplicate_rate, random_state=sample_seed)
     transactions = pd.concat([tx, canc, dups], ignore_index=True).sort_values("ts", kind="stable")
 
     # --- events: a session per order (views, carts, purchases) plus browse-only sessions.
@@ -302,7 +351,7 @@ def generate(config: GeneratorConfig | dict[str, Any]) -> dict[str, pd.DataFrame
     events = pd.DataFrame(
         {
             "user_id": user_ids[ev["user"].to_numpy()],
-            "session_id": np.char.add("S", e_sess.astype(str)),
+            "session_id": np.char.add("S", (e_sess + session_offset).astype(str)),
             "ts": start + pd.to_timedelta(ev["t"].to_numpy(), unit="D"),
             "event_type": ev["event_type"].to_numpy(),
             "item_id": np.where(
@@ -329,11 +378,11 @@ def generate(config: GeneratorConfig | dict[str, Any]) -> dict[str, pd.DataFrame
             "clicked": opened & (rng.random(len(cu)) < 0.3),
         }
     )
-    return {
+    tables = {
         "users": users,
-        "items": items,
         "events": events,
         "email": email,
         "transactions": transactions.reset_index(drop=True),
         "truth": truth,
     }
+    return UserWorld(tables, n_orders, n_sess)
