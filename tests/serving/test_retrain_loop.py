@@ -82,7 +82,8 @@ def test_loop_keeps_a_worse_challenger_and_promotes_a_better_one(
     project = make_project_copy(tmp_path_factory.mktemp("loop_project"))
     home = project / "bentoml_home"
     env_home = {"BENTOML_HOME": str(home)}
-    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    client = MlflowClient(uri, registry_uri=uri)  # not a registry another test left set
     data = project / "data/synthetic"
 
     # 1. train on the shop as it was on Nov 30; the first model becomes champion v1

@@ -219,3 +219,17 @@ def serving_next_purchase(
 def packaging_sources(segments: str, next_sources: dict[str, str]) -> dict[str, str]:
     """Where each optional table came from (recorded in the recommender model)."""
     return {"segments": segments, **next_sources}
+
+
+def packaging_metrics(
+    candidates: pd.DataFrame, users: pd.DataFrame, sources: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    """What was packaged, as MLflow metrics of the packaging run."""
+    values = {
+        "serving/candidate_users": candidates["user_id"].nunique(),
+        "serving/profiles": len(users),
+        "serving/profiles_without_consent": int((~users["consent"].astype(bool)).sum()),
+        "serving/segments_found": int(not sources["segments"].startswith("missing")),
+        "serving/next_purchase_found": int(sources["next_purchase"] != "missing"),
+    }
+    return {k: {"value": float(v), "step": 0} for k, v in values.items()}

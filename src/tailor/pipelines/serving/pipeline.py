@@ -55,6 +55,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 "bento_recommender",
                 name="serving_recommender",
             ),
+            Node(
+                n.packaging_metrics,
+                ["serving_candidates", "serving_users", "serving_sources"],
+                "serving_metrics",
+                name="packaging_metrics",
+            ),
         ],
         tags="serving",
     )  # fmt: skip
