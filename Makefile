@@ -54,7 +54,9 @@ run-complete-journey: data-complete-journey
 # Java (`make java`).
 test: venv redis chromium java
 	$(BIN)/ruff check src tests bench
-	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest
+	# Two workers (pytest-xdist; a test file stays on one worker): the suite is mostly kedro
+	# and server subprocesses, 19.9 min instead of 31.8 min serial here (371 tests).
+	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: venv
 	$(BIN)/ruff check src tests bench
