@@ -28,8 +28,9 @@ import mlflow
 import pandas as pd
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
-from mlflow.exceptions import MlflowException
 from omegaconf import OmegaConf
+
+from tailor.recommenders.model_registry import alias_version
 
 log = logging.getLogger("tailor.retrain")
 
@@ -56,9 +57,8 @@ def champion(
     The metric is the source run's ``val/<metric>``, else the version's ``val_<metric>`` tag
     that the recommender's champion/challenger rule writes.
     """
-    try:
-        mv = client.get_model_version_by_alias(model, alias)
-    except MlflowException:
+    mv = alias_version(client, model, alias)
+    if mv is None:
         return {"version": None, "run_id": None, "val": None}
     val = client.get_run(mv.run_id).data.metrics.get(f"val/{metric}") if mv.run_id else None
     if val is None and f"val_{metric}" in mv.tags:
@@ -138,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             registered = catalog.load("recommender_registry")
             for key in ("comparison", "reason", "champion_score", "challenger_score"):
                 row[f"registry_{key}"] = registered.get(key)
-        if row["promoted"] and cfg.get("package_on_promotion", True):
-            _kedro(project, ["--pipeline", "serving"], args.env, args.params)
         row["packaged"] = bool(row["promoted"] and cfg.get("package_on_promotion", True))
+        if row["packaged"]:
+            _kedro(project, ["--pipeline", "serving"], args.env, args.params)
         history = catalog.load("retrain_decisions")
         catalog.save(
             "retrain_decisions", pd.concat([history, pd.DataFrame([row])], ignore_index=True)

@@ -51,7 +51,6 @@ def decide(
     the end of this run's data."""
     if champion is None:
         return {"promote": True, "comparison": "none", "reason": "no champion yet"}
-    base = {"champion_version": str(champion["version"])}
     if (
         data_end is not None
         and champion.get("as_of")
@@ -61,7 +60,7 @@ def decide(
         # Neither score says which is better here, so the champion stays until a person
         # moves the alias.
         return {
-            **base,
+            "champion_version": str(champion["version"]),
             "promote": False,
             "comparison": "incomparable",
             "reason": (
@@ -70,33 +69,42 @@ def decide(
             ),
         }
     if window is not None:
-        new, old = round(window["challenger"], 6), round(window["champion"], 6)
-        promote = new > old
-        verb = ">" if promote else "<="
-        return {
-            **base,
-            "promote": promote,
-            "comparison": "recent_window",
-            "champion_score": old,
-            "challenger_score": new,
-            **{k: window[k] for k in ("start", "end", "n_users")},
-            "reason": (
-                f"NDCG@10 on {window['n_users']} buyers after {window['start']}: challenger "
-                f"{new:.4f} {verb} champion v{champion['version']} {old:.4f}"
-            ),
-        }
-    old = float(champion.get("val_score", float("-inf")))
-    new = round(float(challenger_val), 6)
+        return _verdict(
+            champion,
+            "recent_window",
+            window["challenger"],
+            window["champion"],
+            f"NDCG@10 on {window['n_users']} buyers after {window['start']}",
+            {k: window[k] for k in ("start", "end", "n_users")},
+        )
+    return _verdict(
+        champion,
+        "validation",
+        challenger_val,
+        float(champion.get("val_score", float("-inf"))),
+        f"no new data since the champion's {champion['as_of']}: validation NDCG@10",
+    )
+
+
+def _verdict(
+    champion: dict[str, Any],
+    comparison: str,
+    challenger: float,
+    champion_score: float,
+    what: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Promote only on a strictly higher score, compared at the precision stored in the
+    version tag (so a rerun with the same score is a tie)."""
+    new, old = round(float(challenger), 6), round(float(champion_score), 6)
     promote = new > old
     verb = ">" if promote else "<="
     return {
-        **base,
+        "champion_version": str(champion["version"]),
         "promote": promote,
-        "comparison": "validation",
+        "comparison": comparison,
         "champion_score": old,
         "challenger_score": new,
-        "reason": (
-            f"no new data since the champion's {champion['as_of']}: validation NDCG@10 "
-            f"{new:.4f} {verb} champion v{champion['version']} {old:.4f}"
-        ),
+        **(extra or {}),
+        "reason": f"{what}: challenger {new:.4f} {verb} champion v{champion['version']} {old:.4f}",
     }

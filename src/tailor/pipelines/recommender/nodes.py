@@ -405,8 +405,8 @@ def fit_spec(
     min_buyers: int,
     seed: int,
 ) -> Recommender:
-    """Fit a selected configuration (a family's, or a blend of families') on ``lines``,
-    ranking the items rankable as of their end: the one way a choice is refitted."""
+    """Fit a selected configuration (``family``, ``params``, a blend's ``components``) on
+    ``lines``, ranking the items rankable as of their end: the one way a choice is refitted."""
     items = rankable_items(items, lines, min_buyers)
     lines = restrict(lines, items)
     if spec["family"] != "blend":
@@ -440,9 +440,8 @@ def refit_for_serving(
     describing the cut-off model."""
     lines = interactions.astype({"user_id": str, "item_id": str})
     as_of = pd.Timestamp(lines["ts"].max())
-    spec = {"family": info["family"], "params": info["params"], "components": info["components"]}
     users = users_as_of(lines, features, as_of, params)
-    model = fit_spec(spec, lines, items, users, int(params["min_item_buyers"]), seed)
+    model = fit_spec(info, lines, items, users, int(params["min_item_buyers"]), seed)
     out = {
         **info,
         "as_of": str(model.as_of),
@@ -469,19 +468,19 @@ def challenge_champion(
     target_k = int(params["tuning"]["target_k"])
     target = f"ndcg_at_{target_k}"
     window = None
-    if champion is not None and pd.Timestamp(champion["as_of"]) <= interactions["ts"].max():
+    data_end = pd.Timestamp(interactions["ts"].max())
+    if champion is not None and pd.Timestamp(champion["as_of"]) <= data_end:
         lines = interactions.astype({"user_id": str, "item_id": str})
         as_of = pd.Timestamp(champion["as_of"])
         before, relevant = comparison_window(lines, as_of)
         min_users = int(params["registry"]["min_window_users"])
         if len(relevant) >= min_users and len(before):
-            spec = {k: info.get(k) for k in ("family", "params", "components")}
             users = users_as_of(before, features, as_of, params)
-            challenger = fit_spec(spec, before, items, users, int(params["min_item_buyers"]), seed)
+            challenger = fit_spec(info, before, items, users, int(params["min_item_buyers"]), seed)
             n_all = len(items_known_by(items, before))
             window = {
                 "start": str(as_of),
-                "end": str(lines["ts"].max()),
+                "end": str(data_end),
                 "n_users": len(relevant),
                 "challenger": window_score(challenger, relevant, target_k, n_all),
                 "champion": window_score(champion["model"], relevant, target_k, n_all),
@@ -493,7 +492,6 @@ def challenge_champion(
                 len(relevant),
                 min_users,
             )
-    data_end = pd.Timestamp(interactions["ts"].max())
     decision = decide(champion, window, float(info["val_metrics"][target]), data_end)
     log.info("champion/challenger: %s", decision["reason"])
     metrics = {"registry/promoted": {"value": float(decision["promote"]), "step": 0}}
