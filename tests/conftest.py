@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -71,6 +72,88 @@ def run_kedro(
             f"kedro run {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
         )
     return proc
+
+
+def ensure_run(project: Path, pipeline: str, params: str, *extra: str) -> None:
+    """``kedro run --env synthetic --pipeline <pipeline>`` in the shared ``synthetic_project``
+    unless a test already ran it there with the same parameters and ``extra`` arguments.
+
+    The shared project's pipelines run once per suite, whichever test needs them first.
+    """
+    key = " ".join((pipeline, params, *extra))
+    done = project / ".tests_ran"
+    if key in (done.read_text().splitlines() if done.exists() else []):
+        return
+    run_kedro(project, "--env", "synthetic", "--pipeline", pipeline, *extra, "--params", params)
+    with done.open("a") as f:
+        f.write(key + "\n")
+
+
+# How `make test` splits the suite over two pytest-xdist workers: a test file stays on one
+# worker, and so do the files that use the shared synthetic project, so its pipelines run
+# once. The heaviest units go first (`pytest --durations`, seconds on the 2-core machine):
+# two workers finish together only if no long unit starts last. (xdist's own loadgroup
+# marks do not work with pytest 9: it rewrites an attribute nodeid no longer reads.)
+SHARED_GROUP = "synthetic_project"
+SHARED_FILES = frozenset(
+    f"tests/{name}.py"
+    for name in (
+        "pipelines/data_engineering/test_end_to_end",
+        "pipelines/evaluation/test_end_to_end",
+        "pipelines/forecasting/test_synthetic_end_to_end",
+        "pipelines/monitoring/test_monitoring_end_to_end",
+        "pipelines/recommender/test_synthetic_end_to_end",
+        "pipelines/segmentation/test_synthetic_end_to_end",
+        "serving/test_dashboard",
+        "serving/test_service_http",
+        "test_walkthrough_notebook",
+        "tracking/test_metric_key_writers",
+    )
+)
+HEAVIEST_FIRST = (
+    SHARED_GROUP,  # serving over HTTP and every synthetic pipeline once
+    "tests/test_any_shop_end_to_end.py",
+    "tests/serving/test_retrain_loop.py",
+    "tests/spark/test_parity.py",
+    "tests/spark/test_kedro_spark_run.py",
+    "tests/pipelines/forecasting/test_short_data_end_to_end.py",
+    "tests/pipelines/monitoring/test_null_later_window.py",
+    "tests/pipelines/recommender/test_poisoning.py",
+)
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its file, or the shared synthetic project."""
+    path = nodeid.split("::")[0]
+    return SHARED_GROUP if path in SHARED_FILES else path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unlisted = {
+        item.nodeid.split("::")[0]
+        for item in items
+        if {"synthetic_project", "serving_project"} & set(item.fixturenames)
+        and work_unit(item.nodeid) != SHARED_GROUP
+    }
+    if unlisted:
+        raise pytest.UsageError(
+            f"{sorted(unlisted)} use the shared synthetic project: add them to SHARED_FILES "
+            "in tests/conftest.py"
+        )
+    rank = {name: i for i, name in enumerate(HEAVIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))  # stable
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        """xdist's loadscope with ``work_unit`` as the scope (`make test` keeps the order)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

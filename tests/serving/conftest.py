@@ -27,7 +27,7 @@ import psutil
 import pytest
 import requests
 
-from tests.conftest import ENV, run_kedro
+from tests.conftest import ENV, ensure_run, run_kedro
 
 BENTOML = Path(sys.executable).with_name("bentoml")
 SYNTHETIC = ("--env", "synthetic", "--params", "synthetic_users=300")
@@ -52,18 +52,11 @@ def serving_project(request: pytest.FixtureRequest) -> Path:
     if prepared:
         return Path(prepared)
     project: Path = request.getfixturevalue("synthetic_project")
-    data = project / "data/synthetic"
-    needs = {  # reuse what other tests already ran in this session's project
-        ("segmentation",): data / "07_model_output/customer_segments_serving.parquet",
-        ("recommender",): data / "08_reporting/recommender_registry.json",
-        # the next-purchase nodes only (seconds; the demand forecasts take minutes), so what
-        # is packaged never depends on which other tests ran first
-        ("forecasting", "--nodes", NEXT_PURCHASE_NODES): data
-        / "07_model_output/next_purchase_predictions.parquet",
-    }
-    for (pipeline, *nodes), output in needs.items():
-        if not output.exists():
-            run_kedro(project, *SYNTHETIC[:2], "--pipeline", pipeline, *nodes, *SYNTHETIC[2:])
+    for pipeline in ("segmentation", "recommender"):  # once per suite (tests/conftest.py)
+        ensure_run(project, pipeline, SYNTHETIC[-1])
+    # the next-purchase nodes only (seconds; the demand forecasts take minutes)
+    if not (project / "data/synthetic/07_model_output/next_purchase_predictions.parquet").exists():
+        ensure_run(project, "forecasting", SYNTHETIC[-1], "--nodes", NEXT_PURCHASE_NODES)
     return project
 
 

@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from evidently import DataDefinition, Dataset, Report
-from evidently.core.report import Snapshot
-from evidently.legacy.calculations.stattests.registry import get_registered_stattest
-from evidently.legacy.core import ColumnType
-from evidently.presets import DataDriftPreset
 
 from tailor.monitoring.robust import ColumnSpec, robust_frames
+
+if TYPE_CHECKING:
+    from evidently.core.report import Snapshot
+    from evidently.legacy.core import ColumnType
+
+# Evidently is imported where it is used: it takes seconds to import, and every `kedro run`
+# imports every pipeline's node modules, monitoring's included.
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,8 @@ class DriftAssessment:
 
 
 def _kind(col: str, spec: ColumnSpec) -> ColumnType:
+    from evidently.legacy.core import ColumnType
+
     return ColumnType.Numerical if col in spec.numeric else ColumnType.Categorical
 
 
@@ -93,6 +97,8 @@ def column_statistic(ref: pd.Series, cur: pd.Series, kind: ColumnType, method: s
     ref, cur = ref.dropna(), cur.dropna()
     if ref.empty or cur.empty:
         return float("nan")
+    from evidently.legacy.calculations.stattests.registry import get_registered_stattest
+
     test = get_registered_stattest(method, kind)
     return float(test(ref, cur, kind, None).drift_score)
 
@@ -208,6 +214,9 @@ def assess_drift(
 
 def drift_snapshot(assessment: DriftAssessment, drift_share: float) -> Snapshot:
     """Evidently's DataDriftPreset on the robust frames with the per-column methods/thresholds."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
     spec, table = assessment.spec, assessment.table.set_index("column")
     cols = [c for c in spec.columns if np.isfinite(table.loc[c, "statistic"])]
     definition = DataDefinition(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from evidently import DataDefinition, Dataset, Report
-from evidently.core.report import Snapshot
-from evidently.metrics import MissingValueCount, OutListValueCount, OutRangeValueCount, RowCount
+
+if TYPE_CHECKING:  # evidently is imported where used (seconds; see monitoring.drift)
+    from evidently.core.report import Snapshot
 
 
 def quality_snapshot(
@@ -18,6 +18,14 @@ def quality_snapshot(
     range_quantiles: tuple[float, float] = (0.0, 1.0),
 ) -> Snapshot:
     """Missing values per column, values outside the reference range, unseen categories."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import (
+        MissingValueCount,
+        OutListValueCount,
+        OutRangeValueCount,
+        RowCount,
+    )
+
     numeric = [c for c in numeric if c in reference and c in current]
     categorical = [c for c in categorical if c in reference and c in current]
     metrics: list[Any] = [RowCount()]

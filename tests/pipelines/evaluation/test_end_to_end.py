@@ -9,7 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from tests.conftest import run_kedro
+from tests.conftest import ensure_run, run_kedro
 
 
 def _run(project: Path, pipeline: str, *params: str) -> None:
@@ -20,11 +20,8 @@ def _run(project: Path, pipeline: str, *params: str) -> None:
 @pytest.fixture(scope="module")
 def evaluated(synthetic_project: Path) -> Path:
     """Upstream pipelines once (if another test has not already), then evaluation twice."""
-    out = synthetic_project / "data" / "synthetic" / "07_model_output"
-    if not (out / "customer_segments_train.parquet").exists():
-        _run(synthetic_project, "segmentation")
-    if not (out / "recommendations_test.parquet").exists():
-        _run(synthetic_project, "recommender")
+    for pipeline in ("segmentation", "recommender"):
+        ensure_run(synthetic_project, pipeline, "synthetic_users=300")
     _run(synthetic_project, "evaluation")
     # a second run with other parameters: the MLflow UI compares the two on the same keys
     _run(synthetic_project, "evaluation", "evaluation.conversion_window_days=14")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tailor.forecasting.demand import CANDIDATES
-from tests.conftest import run_kedro, synthetic_truth
+from tests.conftest import ensure_run, synthetic_truth
 
 # small budgets: this checks the wiring and the planted truth, bench/ measures the quality
 FAST = (
@@ -20,15 +20,8 @@ FAST = (
 
 @pytest.fixture(scope="module")
 def forecasted(synthetic_project: Path) -> Path:
-    out = synthetic_project / "data" / "synthetic" / "07_model_output"
-    if not (out / "customer_segments_train.parquet").exists():
-        run_kedro(
-            synthetic_project,
-            "--env", "synthetic", "--pipeline", "segmentation", "--params", "synthetic_users=300",
-        )  # fmt: skip
-    run_kedro(
-        synthetic_project, "--env", "synthetic", "--pipeline", "forecasting", "--params", FAST
-    )
+    ensure_run(synthetic_project, "segmentation", "synthetic_users=300")
+    ensure_run(synthetic_project, "forecasting", FAST)
     return synthetic_project
 
 

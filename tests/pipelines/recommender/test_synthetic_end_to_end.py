@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import run_kedro
+from tests.conftest import ensure_run
 
 pytestmark = pytest.mark.e2e
 
@@ -18,15 +18,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def recommender_run(synthetic_project: Path) -> Path:
     for pipeline in ("segmentation", "recommender"):
-        run_kedro(
-            synthetic_project,
-            "--env",
-            "synthetic",
-            "--pipeline",
-            pipeline,
-            "--params",
-            "synthetic_users=300",
-        )
+        ensure_run(synthetic_project, pipeline, "synthetic_users=300")
     return synthetic_project
 
 

@@ -8,17 +8,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from tests.conftest import run_kedro, synthetic_truth
+from tests.conftest import ensure_run, synthetic_truth
 
 SNAPSHOTS = ("val", "train", "serving")
 
 
 @pytest.fixture(scope="module")
 def segmented(synthetic_project: Path) -> Path:
-    run_kedro(
-        synthetic_project,
-        "--env", "synthetic", "--pipeline", "segmentation", "--params", "synthetic_users=300",
-    )  # fmt: skip
+    ensure_run(synthetic_project, "segmentation", "synthetic_users=300")
     return synthetic_project / "data" / "synthetic"
 
 

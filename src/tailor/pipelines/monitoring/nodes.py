@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from evidently.core.report import Snapshot
 
 from tailor.monitoring.drift import (
     DriftConfig,
@@ -24,6 +23,9 @@ from tailor.monitoring.windows import (
     window_customer_features,
     window_lines,
 )
+
+if TYPE_CHECKING:
+    from evidently.core.report import Snapshot
 
 log = logging.getLogger(__name__)
 
