@@ -138,8 +138,8 @@ def uci_slice() -> dict[str, pd.DataFrame]:
     }
 
 
-def synthetic_world() -> dict[str, pd.DataFrame]:
-    tables = generate({"n_users": 150, "seed": 11})
+def synthetic_world(n_users: int = 150) -> dict[str, pd.DataFrame]:
+    tables = generate({"n_users": n_users, "seed": 11})
     for frame in tables.values():  # Spark timestamps are microseconds
         for col in frame.columns:
             if pd.api.types.is_datetime64_any_dtype(frame[col]):
@@ -254,3 +254,27 @@ def test_contract_errors_name_the_column_in_both_engines(spark: Any) -> None:
     missing = spark.createDataFrame(raw.drop(columns=["ts"]))
     with pytest.raises(DataContractError, match=r"column 'ts'.*required column is missing"):
         conform_spark(missing, "transactions")
+
+
+def test_data_end_keeps_the_same_rows_in_both_engines(spark: Any) -> None:
+    """``data_engineering.data_end`` drops the same dated rows (lines, events, email)."""
+    from tailor.pipelines.data_engineering.nodes import EVENT_TIME
+    from tailor.spark import nodes as spark_nodes
+
+    raw = synthetic_world(n_users=40)
+    end = "2023-09-15 12:00"
+    none = pd.DataFrame()
+    names = ("transactions", "users", "events", "email", "items", "suppression")
+
+    def validated(tables: dict[str, Any], nodes: Any) -> dict[str, Any]:
+        out = nodes.validate_raw_tables(
+            *(tables[n] for n in names), none, none, none, PARAMS["sources"], end
+        )
+        return {"transactions": out[0], "events": out[2], "email": out[3]}
+
+    expected = validated({k: v.copy() for k, v in raw.items()}, pd_nodes)
+    got = validated({k: spark.createDataFrame(v) for k, v in raw.items()}, spark_nodes)
+    for name, table in expected.items():
+        col = EVENT_TIME[name]
+        assert table[col].max() <= pd.Timestamp(end) < raw[name][col].max(), name
+        assert_same_table(name, table, got[name])

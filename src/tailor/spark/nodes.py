@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from tailor.campaigns import campaign_exposures
-from tailor.pipelines.data_engineering.nodes import OPTIONAL, cleaning_report
+from tailor.pipelines.data_engineering.nodes import EVENT_TIME, OPTIONAL, as_of, cleaning_report
 from tailor.schemas import conform_table as pandas_conform
 from tailor.spark import cleaning
 from tailor.spark.catalog import build_catalog
@@ -39,11 +39,13 @@ def validate_raw_tables(
     campaign_info: Table,
     campaign_responses: Table,
     sources: dict[str, Any],
+    data_end: str | None = None,
 ) -> tuple[Table, ...]:
     """The contract on every raw table before anything is written (absent: empty, typed).
 
     Campaign tables are small (one row per exposure or campaign): they are conformed by the
-    pandas contract and stay pandas frames.
+    pandas contract and stay pandas frames. ``data_end``: as the pandas node (rows dated
+    after it are dropped; the same dating columns).
     """
     spark = get_spark()
     _supported(sources)
@@ -54,20 +56,30 @@ def validate_raw_tables(
     raw["suppression"] = suppression
     small = {"campaigns": campaigns, "campaign_info": campaign_info}
     small["campaign_responses"] = campaign_responses
-    out: list[Table] = [
-        conform_table(transactions, "transactions", maps["transactions"], spark=spark)
-    ]
+    lines = conform_table(transactions, "transactions", maps["transactions"], spark=spark)
+    out: list[Table] = [_as_of(lines, "transactions", data_end)]
     for name in OPTIONAL:
         if name in small:
             frame = small[name]
             frame = frame if isinstance(frame, pd.DataFrame) else frame.toPandas()
             table = pandas_conform(frame, name, maps[name], optional=True)
+            if data_end is not None:
+                table = as_of(table, name, data_end)
             out.append(pd.DataFrame() if table is None else table)
             continue
         table = conform_table(raw[name], name, maps[name], optional=True, spark=spark)
-        out.append(empty_table(spark, name) if table is None else table)
+        out.append(empty_table(spark, name) if table is None else _as_of(table, name, data_end))
         log.info("table %s: %s", name, "absent" if table is None else "present")
     return tuple(out)  # type: ignore[arg-type]
+
+
+def _as_of(table: DataFrame, name: str, data_end: str | None) -> DataFrame:
+    """``table`` without its rows dated after ``data_end`` (undated tables unchanged)."""
+    col = EVENT_TIME.get(name)
+    if data_end is None or col is None or col not in table.columns:
+        return table
+    log.info("data_end %s: table %s keeps the rows up to it", data_end, name)
+    return table.where(F.col(col) <= ts_literal(pd.Timestamp(data_end)))
 
 
 def _supported(sources: dict[str, Any]) -> None:

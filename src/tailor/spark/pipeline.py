@@ -52,6 +52,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "suppression_list",
                     *(f"raw_{t}" for t in CAMPAIGN_TABLES),
                     "params:data_engineering.sources",
+                    "params:data_engineering.data_end",
                 ],
                 [
                     "transactions_validated",
