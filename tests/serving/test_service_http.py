@@ -517,6 +517,37 @@ def test_acknowledged_events_survive_kill_9(
             redis_proc.wait(10)
 
 
+def test_redis_down_recommend_degrades_and_writes_answer_503(
+    server_env: Callable[..., dict[str, str]], known_users: list[str], tmp_path: Path
+) -> None:
+    """With its redis-server killed, the service still recommends (batch profile, the model
+    for a known user, the reason says so) and refuses writes with a 503; the log names the
+    store."""
+    redis_proc, url = start_redis(tmp_path)
+    env = server_env("redis", tmp_path, TAILOR_REDIS_URL=url, TAILOR_REDIS_TIMEOUT_S="0.5")
+    user = known_users[0]
+    try:
+        with run_server(env, tmp_path) as srv:
+            srv.ok("/events", {"user_id": user, "event_type": "view", "item_id": "x"})
+            up = srv.ok("/recommend", {"user_id": user, "k": 5})
+            assert "unavailable" not in up["reason"]
+            kill_tree([psutil.Process(redis_proc.pid)], signal.SIGKILL)
+            redis_proc.wait(10)
+            down = srv.ok("/recommend", {"user_id": user, "k": 5})
+            assert down["strategy"] == "model" and len(down["items"]) == 5, down
+            assert "profile store unavailable (ConnectionError)" in down["reason"], down
+            fresh = srv.ok("/recommend", {"user_id": fresh_user(), "k": 5})  # cold start
+            assert fresh["strategy"] == "popularity" and len(fresh["items"]) == 5
+            write = srv.post("/events", {"user_id": user, "event_type": "view", "item_id": "x"})
+            assert write.status_code == 503, write.text  # BentoML hides a 5xx's message ...
+            logs = "".join(p.read_text() for p in tmp_path.glob("serve-*.log"))
+            assert "profile store unavailable (ConnectionError): not acknowledged" in logs
+            assert "answers without live events" in logs  # ... the server log names it
+    finally:
+        if redis_proc.poll() is None:
+            redis_proc.kill()
+
+
 def dump_store(server: Server) -> str:
     """Every byte the backend holds (SQLite file + WAL, or every Redis key and value)."""
     if server.backend == "sqlite":

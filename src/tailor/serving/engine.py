@@ -6,8 +6,11 @@ exercise the same code through real HTTP.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,9 +29,12 @@ from tailor.serving.schemas import (
     SegmentResponse,
     SimilarResponse,
 )
-from tailor.serving.store import Event, Feedback, ProfileStore, Retention
+from tailor.serving.store import Event, Feedback, ProfileStore, Retention, unavailable_errors
 from tailor.serving.strategies import LiveProfile, Scored
 from tailor.serving.suppression import SuppressionList
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PURGE_EVERY = 1000  # writes between two retention sweeps over all users (per worker)
 
@@ -76,13 +82,26 @@ class Engine:
         self._writes = 0
 
     # --- profiles -------------------------------------------------------------------------
-    def personalizable(self, user_id: str) -> bool:
+    def personalizable(self, user_id: str, check_store: bool = True) -> bool:
         """False for users who withdrew consent or asked to be forgotten (the suppression
         list file, re-read when it changes, and the store's suppression set)."""
         info = self.data.users.get(user_id)
         if info is not None and not info.consent:
             return False
-        return user_id not in self.suppression and not self.store.is_suppressed(user_id)
+        if user_id in self.suppression:
+            return False
+        return not (check_store and self.store.is_suppressed(user_id))
+
+    def _read(self, read: Callable[[], T], fallback: Callable[[], T], down: list[str]) -> T:
+        """A store read for /recommend, or ``fallback()`` once the store cannot be reached
+        (noted in ``down``): recommendations degrade to the batch profile, never a 5xx."""
+        if not down:
+            try:
+                return read()
+            except unavailable_errors() as exc:
+                down.append(f"profile store unavailable ({type(exc).__name__})")
+                log.warning("%s: /recommend answers without live events: %s", down[0], exc)
+        return fallback()
 
     def forget(self, user_id: str) -> int:
         """Suppress first in the store (atomic with event writes), then in the list file the
@@ -127,7 +146,7 @@ class Engine:
 
     # --- /recommend -----------------------------------------------------------------------
     def _decide(
-        self, req: RecommendRequest, known: bool, live: LiveProfile, segment: str
+        self, req: RecommendRequest, known: bool, live: LiveProfile, segment: str, down: list[str]
     ) -> Decision:
         due = known and bool(strategies.due_items(self.data, req.user_id))
         if known:
@@ -145,23 +164,33 @@ class Engine:
         if len(arms) == 1:
             why = "cold start" if not known else "only strategy available"
             return Decision(arms[0], segment, why)
-        counts = self.store.bandit_counts(segment)
+        counts = self._read(lambda: self.store.bandit_counts(segment), lambda: None, down)
+        if counts is None:  # no bandit state: the first strategy (the model where there is one)
+            return Decision(arms[0], segment, f"{down[0]}: {arms[0]} without live events")
         arm = bandit.choose(arms, counts, self.rng, self.prior)
         return Decision(arm, segment, f"Thompson sampling among {len(arms)} strategies")
 
     def recommend(self, req: RecommendRequest) -> RecommendResponse:
         data, uid = self.data, req.user_id
         country = req.context.country if req.context else None
-        if not self.personalizable(uid):
+        # Without the store, the suppression list file still holds every forgotten user:
+        # /forget writes the store first, so it fails while the store is down.
+        down: list[str] = []
+        allowed = self._read(
+            lambda: self.personalizable(uid), lambda: self.personalizable(uid, False), down
+        )
+        if not allowed:
             scored = strategies.popularity(data, [("country", country)] if country else [])
             decision = Decision("popularity", ANONYMOUS_SEGMENT, "not personalized (no consent)")
             return self._answer(req, decision, scored, set(), LiveProfile())
         info = data.users.get(uid)
         known = uid in data.candidates or info is not None
-        live = self.live_profile(uid)
+        live = self._read(lambda: self.live_profile(uid), LiveProfile, down)
         segment = info.segment if info else NEW_SEGMENT
         country = country or (info.country if info else None)
-        decision = self._decide(req, known, live, segment)
+        decision = self._decide(req, known, live, segment, down)
+        if down and down[0] not in decision.reason:
+            decision = Decision(decision.strategy, segment, f"{decision.reason}; {down[0]}")
         scopes = [("segment", segment), ("country", country or "")]
         if decision.strategy == "model":
             scored = strategies.model(data, uid)

@@ -43,7 +43,7 @@ from tailor.serving.schemas import (
     UserRequest,
     VersionResponse,
 )
-from tailor.serving.store import open_store
+from tailor.serving.store import open_store, unavailable_errors
 from tailor.serving.suppression import SuppressionList
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class Tailor:
     def forget(self, req: UserRequest, /) -> ForgetResponse:
         """Delete the user's events and feedback and suppress them from personalisation and
         from the next training run (API key)."""
-        deleted = self.engine.forget(req.user_id)
+        deleted = _answer(self.engine.forget, req.user_id)  # 503 while the store is down
         return ForgetResponse(user_id=req.user_id, deleted_keys=deleted, suppressed=True)
 
     @bentoml.api(route="/dashboard")
@@ -216,13 +216,18 @@ class Tailor:
 
 
 def _answer(call: Any, req: Any) -> Any:
-    """Engine errors as HTTP answers: 400 for bad input, 404 for unknown request ids."""
+    """Engine errors as HTTP answers: 400 for bad input, 404 for unknown request ids, 503
+    when the profile store cannot be reached (the write was not acknowledged: retry)."""
     try:
         return call(req)
     except BadRequest as exc:
         raise InvalidArgument(str(exc)) from exc
     except NotFound as exc:
         raise bentoml.exceptions.NotFound(str(exc)) from exc
+    except unavailable_errors() as exc:
+        raise bentoml.exceptions.ServiceUnavailable(
+            f"profile store unavailable ({type(exc).__name__}): not acknowledged, retry later"
+        ) from exc
 
 
 Tailor.add_asgi_middleware(

@@ -13,6 +13,7 @@ from tailor.serving.store.base import (
     ProfileStore,
     Retention,
     Visit,
+    unavailable_errors,
     user_hash,
 )
 
@@ -47,5 +48,6 @@ __all__ = [
     "Retention",
     "Visit",
     "open_store",
+    "unavailable_errors",
     "user_hash",
 ]

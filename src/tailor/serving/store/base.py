@@ -25,6 +25,16 @@ METRICS = (*FEEDBACK_EVENTS, "dwell_sum", "views", "users", "returned")
 GRANULARITIES = {"hour": 3_600, "day": 86_400}
 
 
+def unavailable_errors() -> tuple[type[Exception], ...]:
+    """Errors meaning the store cannot be reached now, not that the request is wrong: Redis
+    down or past its socket timeout, SQLite locked or its disk failing."""
+    import sqlite3
+
+    import redis
+
+    return (redis.ConnectionError, redis.TimeoutError, sqlite3.OperationalError)
+
+
 def user_hash(user_id: str) -> str:
     """Stable, non-reversible stand-in for a user id (the store's suppression set)."""
     return hashlib.sha256(f"tailor:{user_id}".encode()).hexdigest()
