@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 
@@ -34,7 +32,6 @@ from tailor.serving.strategies import LiveProfile, Scored
 from tailor.serving.suppression import SuppressionList
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 PURGE_EVERY = 1000  # writes between two retention sweeps over all users (per worker)
 
@@ -92,17 +89,6 @@ class Engine:
             return False
         return not (check_store and self.store.is_suppressed(user_id))
 
-    def _read(self, read: Callable[[], T], fallback: Callable[[], T], down: list[str]) -> T:
-        """A store read for /recommend, or ``fallback()`` once the store cannot be reached
-        (noted in ``down``): recommendations degrade to the batch profile, never a 5xx."""
-        if not down:
-            try:
-                return read()
-            except unavailable_errors() as exc:
-                down.append(f"profile store unavailable ({type(exc).__name__})")
-                log.warning("%s: /recommend answers without live events: %s", down[0], exc)
-        return fallback()
-
     def forget(self, user_id: str) -> int:
         """Suppress first in the store (atomic with event writes), then in the list file the
         pipelines and the other workers read; returns the records deleted."""
@@ -146,7 +132,7 @@ class Engine:
 
     # --- /recommend -----------------------------------------------------------------------
     def _decide(
-        self, req: RecommendRequest, known: bool, live: LiveProfile, segment: str, down: list[str]
+        self, req: RecommendRequest, known: bool, live: LiveProfile, segment: str, down: str | None
     ) -> Decision:
         due = known and bool(strategies.due_items(self.data, req.user_id))
         if known:
@@ -164,33 +150,39 @@ class Engine:
         if len(arms) == 1:
             why = "cold start" if not known else "only strategy available"
             return Decision(arms[0], segment, why)
-        counts = self._read(lambda: self.store.bandit_counts(segment), lambda: None, down)
-        if counts is None:  # no bandit state: the first strategy (the model where there is one)
-            return Decision(arms[0], segment, f"{down[0]}: {arms[0]} without live events")
-        arm = bandit.choose(arms, counts, self.rng, self.prior)
+        if down:  # no bandit state: the first strategy (the model where there is one)
+            return Decision(arms[0], segment, f"{down}: {arms[0]} without live events")
+        arm = bandit.choose(arms, self.store.bandit_counts(segment), self.rng, self.prior)
         return Decision(arm, segment, f"Thompson sampling among {len(arms)} strategies")
 
     def recommend(self, req: RecommendRequest) -> RecommendResponse:
+        """Top-k for ``req``. A store that cannot be reached degrades the answer to the batch
+        profile, never to a 5xx: every store read comes before the scoring, so the answer is
+        simply made again without them."""
+        try:
+            return self._recommend(req, None)
+        except unavailable_errors() as exc:
+            down = f"profile store unavailable ({type(exc).__name__})"
+            log.warning("%s: /recommend answers without live events: %s", down, exc)
+            return self._recommend(req, down)
+
+    def _recommend(self, req: RecommendRequest, down: str | None) -> RecommendResponse:
         data, uid = self.data, req.user_id
         country = req.context.country if req.context else None
         # Without the store, the suppression list file still holds every forgotten user:
         # /forget writes the store first, so it fails while the store is down.
-        down: list[str] = []
-        allowed = self._read(
-            lambda: self.personalizable(uid), lambda: self.personalizable(uid, False), down
-        )
-        if not allowed:
+        if not self.personalizable(uid, check_store=down is None):
             scored = strategies.popularity(data, [("country", country)] if country else [])
             decision = Decision("popularity", ANONYMOUS_SEGMENT, "not personalized (no consent)")
             return self._answer(req, decision, scored, set(), LiveProfile())
         info = data.users.get(uid)
         known = uid in data.candidates or info is not None
-        live = self._read(lambda: self.live_profile(uid), LiveProfile, down)
+        live = self.live_profile(uid) if down is None else LiveProfile()
         segment = info.segment if info else NEW_SEGMENT
         country = country or (info.country if info else None)
         decision = self._decide(req, known, live, segment, down)
-        if down and down[0] not in decision.reason:
-            decision = Decision(decision.strategy, segment, f"{decision.reason}; {down[0]}")
+        if down and down not in decision.reason:
+            decision = Decision(decision.strategy, segment, f"{decision.reason}; {down}")
         scopes = [("segment", segment), ("country", country or "")]
         if decision.strategy == "model":
             scored = strategies.model(data, uid)

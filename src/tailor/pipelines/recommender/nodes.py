@@ -121,6 +121,11 @@ def enabled(params: dict[str, Any], name: str) -> bool:
     return name in ([chosen] if isinstance(chosen, str) else list(chosen))
 
 
+def competing(tuned: tuple[dict[str, Any], ...]) -> dict[str, dict[str, Any]]:
+    """The tuned families that competed (``enabled``), by output name."""
+    return {OUTPUT_NAME.get(t["family"], t["family"]): t for t in tuned if t.get("enabled", True)}
+
+
 def make_tune_node(family: str):
     def tune_node(windows: list[Window], params: dict[str, Any], seed: int) -> dict[str, Any]:
         """One Optuna study for ``family``, scored on the validation windows."""
@@ -165,10 +170,9 @@ def tune_blend(
     recombine their scores on each user's candidate items."""
     cfg = params["blend"]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
-    tuned = tuple(t for t in tuned if t.get("enabled", True))
     if not enabled(params, "blend"):
         return {"family": "blend", "enabled": False}
-    ranked = sorted(tuned, key=lambda t: -t["val_metrics"][target])
+    ranked = sorted(competing(tuned).values(), key=lambda t: -t["val_metrics"][target])
     ranked = [t for t in ranked if t["family"] != "popularity"][: int(cfg["top"])]
     if not cfg["enabled"] or len(ranked) < 2:
         return {"family": "blend", "enabled": False}
@@ -249,9 +253,7 @@ def select_served(
     params: dict[str, Any], untuned: dict[str, Any], blend: dict[str, Any], *tuned: dict[str, Any]
 ) -> dict[str, Any]:
     """The served candidate, chosen on the validation windows only (``selection.py``)."""
-    candidates = {
-        OUTPUT_NAME.get(t["family"], t["family"]): t for t in tuned if t.get("enabled", True)
-    }
+    candidates = competing(tuned)
     if blend.get("enabled"):
         candidates["blend"] = blend
     candidates.update(untuned)
@@ -304,10 +306,7 @@ def refit_and_score(
     fit_lines = restrict(train, items)
     n_items = len(items)
     log.info("rankable items: %d of %d sold by the cutoff", n_items, n_all)
-    specs: dict[str, dict[str, Any]] = dict(untuned)
-    for t in tuned:
-        if t.get("enabled", True):
-            specs[OUTPUT_NAME.get(t["family"], t["family"])] = t
+    specs: dict[str, dict[str, Any]] = {**untuned, **competing(tuned)}
     fitted: dict[str, Recommender] = {}
     rows, recs = [], []
     metrics: dict[str, Any] = {}

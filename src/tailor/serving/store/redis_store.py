@@ -93,7 +93,8 @@ class RedisStore(ProfileStore):
 
     def __init__(self, url: str, prefix: str = "tailor:", retention: Retention | None = None):
         # Bounded waits: /recommend reads the store on the event loop, so a Redis that stops
-        # answering must fail the request (cold-start answer) rather than stall the worker.
+        # answering must fail the read (the answer degrades to the batch profile) rather than
+        # stall the worker.
         timeout = float(os.environ.get("TAILOR_REDIS_TIMEOUT_S", "2"))
         self.r = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout
