@@ -224,3 +224,34 @@ def test_a_popularity_fallback_is_tagged_on_the_run_and_logged(
     assert "no candidate beat popularity" in tags["recommender.selection_reason"]
     assert "served popularity" in caplog.text
     assert registry.load()["registered"] is False  # registry disabled: tags only
+
+
+def test_history_half_life_ranks_what_a_user_bought_recently_first() -> None:
+    """A user bought A long ago and B lately; X goes with A (4 co-buyers), Y with B (3).
+    Without the history prior X leads; with it Y does, on a reused fit as on a fresh one,
+    and for the same user with live events."""
+    from tailor.recommenders.priors import is_neutral
+
+    rows = [("t", "A", "o1", "2024-01-01"), ("t", "B", "o2", "2024-06-01")]
+    for u in ("p1", "p2", "p3", "p4"):
+        rows += [(u, "A", f"{u}a", "2024-03-01"), (u, "X", f"{u}a", "2024-03-01")]
+    for u in ("q1", "q2", "q3"):
+        rows += [(u, "B", f"{u}b", "2024-03-01"), (u, "Y", f"{u}b", "2024-03-01")]
+    lines = pd.DataFrame(rows, columns=["user_id", "item_id", "order_id", "ts"])
+    lines["ts"] = pd.to_datetime(lines["ts"])
+    items = pd.DataFrame({"item_id": ["X", "Y", "A", "B"]})
+    decay = {"history_half_life_days": 30}
+    assert not is_neutral(decay) and is_neutral({"history_half_life_days": 0})
+
+    def top(model: ItemKnnRecommender, recent: list[list[str]] | None = None) -> list[str]:
+        return model.recommend(["t"], 2, recent=recent)["item_id"].tolist()
+
+    for family in (ItemKnnRecommender, EaseRecommender):
+        plain = family(neighbours=5, lam=1.0).fit(lines, items)
+        assert top(plain) == ["X", "Y"]
+        decayed = family(neighbours=5, lam=1.0, prior=decay).fit(lines, items)
+        assert top(decayed) == ["Y", "X"]
+        assert top(plain.set_prior(lines, decay)) == ["Y", "X"]
+        assert top(plain.set_prior(lines, {})) == ["X", "Y"]
+        # live events: history still decayed, the live item at full weight
+        assert top(decayed, [["B"]]) == ["Y", "X"]

@@ -17,7 +17,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tailor.recommenders.matrix import binary, history_rows, user_item_matrix
-from tailor.recommenders.priors import buyers_between, is_neutral, trend_prior
+from tailor.recommenders.priors import (
+    HISTORY,
+    buyers_between,
+    is_neutral,
+    item_prior_params,
+    trend_prior,
+)
 
 EpochCallback = Callable[[int, "Recommender"], None]
 CHUNK = 1024
@@ -90,15 +96,34 @@ class Recommender(ABC):
         return self
 
     def set_prior(self, interactions: pd.DataFrame, prior: dict[str, float] | None) -> Self:
-        """(Re)compute the trend prior from the training ``interactions`` without refitting
-        the model (tuning reuses a fitted model for prior-only changes)."""
+        """(Re)compute the priors from the training ``interactions`` without refitting the
+        model (tuning reuses a fitted model for prior-only changes): the item prior and
+        the time-decayed user histories (``priors.HISTORY``) the model scores."""
         self.prior_params = dict(prior or {})
+        item_prior = item_prior_params(self.prior_params)
         self.prior = (
-            trend_prior(interactions, self.item_index, self.as_of, **self.prior_params)
-            if self.nonnegative_scores and not is_neutral(self.prior_params)
+            trend_prior(interactions, self.item_index, self.as_of, **item_prior)
+            if self.nonnegative_scores and not is_neutral(item_prior)
             else None
         )
+        half_life = self.prior_params.get(HISTORY) if self.nonnegative_scores else None
+        self.history = (
+            user_item_matrix(
+                interactions,
+                self.user_index,
+                self.item_index,
+                half_life_days=half_life,
+                as_of=self.as_of,
+            )
+            if half_life
+            else self.seen
+        )
         return self
+
+    def user_histories(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Known users' histories as scored: bought items, time-decayed if the prior says so."""
+        # Models pickled before the history prior existed have no ``history``.
+        return getattr(self, "history", self.seen)[rows]
 
     @abstractmethod
     def _fit(
@@ -145,14 +170,16 @@ class Recommender(ABC):
             shape=(len(user_ids), len(self.user_ids)),
         )
         hist = binary((pick @ self.seen + live).tocsr())
+        # What is scored: the (possibly time-decayed) history, live items at full weight.
+        weighted = (pick @ getattr(self, "history", self.seen)).maximum(live).tocsr()
         scores = np.empty((len(user_ids), self.n_items), dtype=np.float64)
         plain = known & (np.diff(live.indptr) == 0)
         if plain.any():
             scores[plain] = self._score_users(rows[plain])
         other = np.flatnonzero(~plain)
         if len(other):
-            sub = hist[other]
-            empty = np.diff(sub.indptr) == 0
+            sub = weighted[other]
+            empty = np.diff(hist[other].indptr) == 0
             part = np.empty((len(other), self.n_items), dtype=np.float64)
             if (~empty).any():
                 part[~empty] = self._score_histories(sub[np.flatnonzero(~empty)])

@@ -52,6 +52,9 @@ class BlendRecommender(Recommender):
         first = blend.components[0]
         for attr in ("as_of", "item_ids", "item_index", "user_ids", "user_index", "seen"):
             setattr(blend, attr, getattr(first, attr))
+        # Known users are scored by each component on its own histories; live-event
+        # histories go to every component as bought/recent items at weight 1.
+        blend.history = first.seen
         blend.fallback = first.fallback
         blend.prior = None
         return blend

@@ -76,4 +76,4 @@ class EaseRecommender(Recommender):
         return out
 
     def _score_users(self, rows: np.ndarray) -> np.ndarray:
-        return self._score_histories(self.seen[rows])
+        return self._score_histories(self.user_histories(rows))

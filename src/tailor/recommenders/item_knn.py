@@ -34,7 +34,7 @@ class ItemKnnRecommender(Recommender):
         self.similarity = sp.csr_matrix(model.similarity, dtype=np.float32)
 
     def _score_users(self, rows: np.ndarray) -> np.ndarray:
-        return self._score_histories(self.seen[rows])
+        return self._score_histories(self.user_histories(rows))
 
     def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         return np.asarray((histories @ self.similarity).toarray(), dtype=np.float64)

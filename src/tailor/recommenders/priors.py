@@ -1,13 +1,21 @@
-"""Item priors from the end of the training window: recent popularity, trend, repeat.
+"""Priors from the end of the training window: recent popularity, trend, repeat, and the
+recency of each user's own history.
 
 Hypotheses, not defaults: a seasonal shop may reward items whose buyers grew over the last
 weeks (trend), a fast-moving one recently popular items (recency), a grocery items that
 their buyers come back for (repeat). Each exponent is 0 (no effect) unless validation on
 several windows chooses otherwise. Only training data is used: counts in the last
 ``recent_days`` before ``as_of`` against the ``long_days`` before that.
+
+``history_half_life_days`` is the user-side hypothesis: a user's recent purchases say more
+about the next ones than old ones, so each bought item weighs ``0.5 ** (age / half-life)``
+in the history the model scores (null/0: every bought item weighs 1). It changes scoring
+only, so a fitted model is reused across its values like the item priors.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,8 +90,16 @@ def repeat_share(
 
 
 EXPONENTS = ("popularity_exponent", "trend_exponent", "repeat_exponent")
+HISTORY = "history_half_life_days"
 
 
-def is_neutral(prior: dict[str, float] | None) -> bool:
-    """True when the prior has no effect (every exponent 0 or absent)."""
-    return not prior or all(float(prior.get(e, 0.0)) == 0.0 for e in EXPONENTS)
+def is_neutral(prior: dict[str, Any] | None) -> bool:
+    """True when the prior has no effect (every exponent 0 or absent, no history decay)."""
+    return not prior or (
+        all(float(prior.get(e, 0.0)) == 0.0 for e in EXPONENTS) and not prior.get(HISTORY)
+    )
+
+
+def item_prior_params(prior: dict[str, Any] | None) -> dict[str, Any]:
+    """The item prior's parameters (``trend_prior`` keywords): all but the history decay."""
+    return {k: v for k, v in (prior or {}).items() if k != HISTORY}
