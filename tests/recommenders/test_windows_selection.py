@@ -255,3 +255,7 @@ def test_history_half_life_ranks_what_a_user_bought_recently_first() -> None:
         assert top(plain.set_prior(lines, {})) == ["X", "Y"]
         # live events: history still decayed, the live item at full weight
         assert top(decayed, [["B"]]) == ["Y", "X"]
+    # a blend scores each component on its own decayed history, with live items too
+    knn = ItemKnnRecommender(neighbours=5).fit(lines, items)
+    blend = BlendRecommender.from_fitted([decayed, knn], [1.0, 0.0])
+    assert top(blend) == top(blend, [["B"]]) == ["Y", "X"]

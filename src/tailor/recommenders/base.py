@@ -38,6 +38,8 @@ class Recommender(ABC):
     name: ClassVar[str] = "base"
     # Scores are >= 0 and comparable across items: the multiplicative prior applies.
     nonnegative_scores: ClassVar[bool] = False
+    # Known users are scored from ``user_histories``: the history prior (decay) applies.
+    decays_history: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -106,7 +108,7 @@ class Recommender(ABC):
             if self.nonnegative_scores and not is_neutral(item_prior)
             else None
         )
-        half_life = self.prior_params.get(HISTORY) if self.nonnegative_scores else None
+        half_life = self.prior_params.get(HISTORY) if self.decays_history else None
         self.history = (
             user_item_matrix(
                 interactions,

@@ -52,9 +52,6 @@ class BlendRecommender(Recommender):
         first = blend.components[0]
         for attr in ("as_of", "item_ids", "item_index", "user_ids", "user_index", "seen"):
             setattr(blend, attr, getattr(first, attr))
-        # Known users are scored by each component on its own histories; live-event
-        # histories go to every component as bought/recent items at weight 1.
-        blend.history = first.seen
         blend.fallback = first.fallback
         blend.prior = None
         return blend
@@ -85,10 +82,13 @@ class BlendRecommender(Recommender):
             out += w * normalise(s, self.method, self.rrf_k)
         return out
 
+    def score(
+        self, user_ids: Sequence[str], recent: Sequence[Sequence[str]] | None = None
+    ) -> tuple[np.ndarray, sp.csr_matrix]:
+        """Each component scores the users as it would alone (its own time-decayed
+        histories, priors and fallback, live items included); the blend combines them."""
+        parts = [c.score(user_ids, recent) for c in self.components]
+        return self._combine([scores for scores, _ in parts]), parts[0][1]
+
     def _score_users(self, rows: np.ndarray) -> np.ndarray:
         return self._combine([c._with_prior(c._score_users(rows)) for c in self.components])
-
-    def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        return self._combine(
-            [c._with_prior(c._score_histories(histories)) for c in self.components]
-        )

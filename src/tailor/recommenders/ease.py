@@ -41,6 +41,7 @@ def ease_weights(x: sp.csr_matrix, lam: float) -> np.ndarray:
 class EaseRecommender(Recommender):
     name = "ease"
     nonnegative_scores = True
+    decays_history = True
 
     def _fit(
         self,

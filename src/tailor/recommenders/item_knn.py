@@ -16,6 +16,7 @@ class ItemKnnRecommender(Recommender):
 
     name = "item_knn"
     nonnegative_scores = True
+    decays_history = True
 
     def _fit(
         self,
