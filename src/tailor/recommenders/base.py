@@ -122,10 +122,15 @@ class Recommender(ABC):
         )
         return self
 
-    def user_histories(self, rows: np.ndarray) -> sp.csr_matrix:
-        """Known users' histories as scored: bought items, time-decayed if the prior says so."""
+    @property
+    def scored_history(self) -> sp.csr_matrix:
+        """Users' bought items as the model scores them (time-decayed if the prior says so)."""
         # Models pickled before the history prior existed have no ``history``.
-        return getattr(self, "history", self.seen)[rows]
+        return getattr(self, "history", self.seen)
+
+    def user_histories(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Known users' histories as scored (rows of ``scored_history``)."""
+        return self.scored_history[rows]
 
     @abstractmethod
     def _fit(
@@ -172,19 +177,19 @@ class Recommender(ABC):
             shape=(len(user_ids), len(self.user_ids)),
         )
         hist = binary((pick @ self.seen + live).tocsr())
-        # What is scored: the (possibly time-decayed) history, live items at full weight.
-        weighted = (pick @ getattr(self, "history", self.seen)).maximum(live).tocsr()
         scores = np.empty((len(user_ids), self.n_items), dtype=np.float64)
         plain = known & (np.diff(live.indptr) == 0)
         if plain.any():
             scores[plain] = self._score_users(rows[plain])
         other = np.flatnonzero(~plain)
         if len(other):
-            sub = weighted[other]
             empty = np.diff(hist[other].indptr) == 0
             part = np.empty((len(other), self.n_items), dtype=np.float64)
             if (~empty).any():
-                part[~empty] = self._score_histories(sub[np.flatnonzero(~empty)])
+                keep = other[~empty]
+                # What is scored: the history as the model scores it, live items at weight 1.
+                sub = (pick[keep] @ self.scored_history).maximum(live[keep]).tocsr()
+                part[~empty] = self._score_histories(sub)
             part[empty] = self.fallback
             scores[other] = part
         has_hist = np.diff(hist.indptr) > 0

@@ -90,5 +90,5 @@ class BlendRecommender(Recommender):
         parts = [c.score(user_ids, recent) for c in self.components]
         return self._combine([scores for scores, _ in parts]), parts[0][1]
 
-    def _score_users(self, rows: np.ndarray) -> np.ndarray:
-        return self._combine([c._with_prior(c._score_users(rows)) for c in self.components])
+    def _score_users(self, rows: np.ndarray) -> np.ndarray:  # score() is overridden
+        raise NotImplementedError
