@@ -65,7 +65,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         project = make_project_copy(Path(tmp) / "p")
-        raw = str(ROOT / "data/01_raw/online_retail/online_retail.parquet")
+        raw = str(ROOT / "data/01_raw/online_retail/online_retail_ii.parquet")
         base = [
             measure([sys.executable, "-c", BASELINE, raw], project) for _ in range(args.repeats)
         ]

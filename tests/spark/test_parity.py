@@ -25,7 +25,7 @@ from tailor.schemas import DataContractError
 from tailor.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[2]
-RAW = ROOT / "data/01_raw/online_retail/online_retail.parquet"
+RAW = ROOT / "data/01_raw/online_retail/online_retail_ii.parquet"
 PARAMS = yaml.safe_load((ROOT / "conf/base/parameters_data_engineering.yml").read_text())[
     "data_engineering"
 ]
@@ -112,15 +112,15 @@ def uci_slice() -> dict[str, pd.DataFrame]:
     """Every line of one customer in eight plus a tenth of the anonymous lines, with planted
     quantity and price outliers, a suppressed and an opted-out customer."""
     raw = pd.read_parquet(RAW)
-    ids = raw["CustomerID"]
+    ids = raw["Customer ID"]
     keep = (ids % 8 == 0) | (ids.isna() & (np.arange(len(raw)) % 10 == 0))
     lines = raw[keep].reset_index(drop=True)
     planted = lines[lines["Quantity"] > 0].sample(6, random_state=1).copy()
-    planted["InvoiceNo"] = [f"9{i:05d}" for i in range(len(planted))]
+    planted["Invoice"] = [f"9{i:05d}" for i in range(len(planted))]
     planted.loc[planted.index[:3], "Quantity"] = 250_000.0  # quantity outliers
-    planted.loc[planted.index[3:], "UnitPrice"] *= 500  # price outliers
+    planted.loc[planted.index[3:], "Price"] *= 500  # price outliers
     lines = pd.concat([lines, planted], ignore_index=True)
-    customers = sorted(lines["CustomerID"].dropna().unique())
+    customers = sorted(lines["Customer ID"].dropna().unique())
     users = pd.DataFrame(
         {
             "user_id": [str(int(c)) for c in customers[:40]],

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def cleaned() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     params = yaml.safe_load((ROOT / "conf/base/parameters_data_engineering.yml").read_text())
     de = params["data_engineering"]
-    raw = pd.read_parquet(ROOT / "data/01_raw/online_retail/online_retail.parquet")
+    raw = pd.read_parquet(ROOT / "data/01_raw/online_retail/online_retail_ii.parquet")
     tx = conform_table(raw, "transactions", de["sources"]["transactions"]["columns"])
     empty_users = pd.DataFrame({"user_id": []})
     demand, customer, report, _ = clean_transactions(
@@ -38,8 +38,8 @@ def test_giant_cancelled_orders_leave_no_trace(cleaned) -> None:
 def test_report_counts_on_default_data(cleaned) -> None:
     demand, customer, report = cleaned
     counts = dict(zip(report["step"], report["rows"], strict=True))
-    assert counts["rows_in"] == 541_909
-    assert counts["exact_duplicates"] == 5_268
+    assert counts["rows_in"] == 1_067_371
+    assert counts["exact_duplicates"] == 34_335
     assert counts["demand_rows_out"] == len(demand)
     assert counts["customer_rows_out"] == len(customer)
     # every input row is accounted for: dropped by exactly one rule, or kept as demand

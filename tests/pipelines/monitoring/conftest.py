@@ -26,7 +26,7 @@ def default_customer_lines() -> pd.DataFrame:
     """Customer lines of the UCI Online Retail data, cleaned by the project's own cleaning."""
     params = yaml.safe_load((ROOT / "conf/base/parameters_data_engineering.yml").read_text())
     de = params["data_engineering"]
-    raw = pd.read_parquet(ROOT / "data/01_raw/online_retail/online_retail.parquet")
+    raw = pd.read_parquet(ROOT / "data/01_raw/online_retail/online_retail_ii.parquet")
     tx = conform_table(raw, "transactions", de["sources"]["transactions"]["columns"])
     empty = pd.DataFrame({"user_id": []})
     _, customer, _, _ = clean_transactions(tx, empty, empty.copy(), de["cleaning"])
