@@ -1,0 +1,223 @@
+"""Data-engineering nodes on Ibis tables: the backend of the run (embedded DuckDB by
+default) does the work; the same inputs, parameters, outputs and report as before.
+
+Line tables stay in the backend and are written by :class:`tailor.datasets.TableDataset`
+(streamed to Parquet); per-customer, per-item and per-day tables come back as pandas.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from tailor.campaigns import campaign_exposures
+from tailor.pipelines.data_engineering.nodes import EVENT_TIME, OPTIONAL, cleaning_report
+from tailor.splits import validation_cutoff
+from tailor.tables import aggregates, features
+from tailor.tables import backend as be
+from tailor.tables import cleaning as rules
+from tailor.tables.backend import ROW
+from tailor.tables.contract import conform_table, empty_table
+
+log = logging.getLogger(__name__)
+
+SMALL = ("items", "campaigns", "campaign_info", "campaign_responses")  # handed on as pandas
+
+
+def validate_raw_tables(
+    transactions: Any,
+    users: Any,
+    events: Any,
+    email: Any,
+    items: Any,
+    suppression: Any,
+    campaigns: Any,
+    campaign_info: Any,
+    campaign_responses: Any,
+    sources: dict[str, Any],
+    data_end: str | None = None,
+) -> tuple[Any, ...]:
+    """Conform every raw table to the data contract before anything is written.
+
+    Absent optional tables become empty typed tables. ``data_end`` (an instant, or None)
+    keeps only what happened up to it. Items and campaign tables (one row per item or
+    exposure) are handed on as pandas frames.
+    """
+    raw = {"transactions": transactions, "users": users, "events": events, "email": email}
+    raw |= {"items": items, "suppression": suppression, "campaigns": campaigns}
+    raw |= {"campaign_info": campaign_info, "campaign_responses": campaign_responses}
+    be.adopt(*raw.values())
+    tables = {}
+    for name in ("transactions", *OPTIONAL):
+        spec = sources.get(name) or {}
+        tables[name] = conform_table(
+            raw[name],
+            name,
+            spec.get("columns") or {},
+            optional=name != "transactions",
+            compose=spec.get("compose"),
+        )
+        if data_end is not None and tables[name] is not None:
+            tables[name] = as_of(tables[name], name, data_end)
+    lines = tables["transactions"]
+    if "country" not in lines.columns:
+        lines = lines.mutate(country=ibis.null("string"))  # one-country shops need not say
+    lines = lines.cache()  # typed once: the cleaning reads it several times
+    out: list[Any] = [lines]
+    for name in OPTIONAL:
+        table = tables[name]
+        log.info("table %s: %s", name, "absent" if table is None else "present")
+        if name in SMALL:
+            out.append(_empty_frame(name) if table is None else table.drop(ROW).to_pandas())
+        else:
+            out.append(empty_table(name) if table is None else table)
+    return tuple(out)
+
+
+def _empty_frame(table: str) -> pd.DataFrame:
+    return empty_table(table).drop(ROW).to_pandas().astype(object)
+
+
+def as_of(table: ibis.Table, name: str, data_end: str) -> ibis.Table:
+    """``table`` without its rows dated after ``data_end`` (undated tables unchanged)."""
+    col = EVENT_TIME.get(name)
+    if col is None or col not in table.columns:
+        return table
+    return table.filter(table[col] <= be.ts_literal(data_end))
+
+
+def clean_transactions(
+    transactions: ibis.Table,
+    users: ibis.Table,
+    suppression: ibis.Table,
+    params: dict[str, Any],
+) -> tuple[ibis.Table, ibis.Table, pd.DataFrame, dict[str, dict[str, float]]]:
+    """The cleaning rules in order; demand lines, customer lines and the report.
+
+    Demand lines keep anonymous and opted-out customers' purchases (real demand), the
+    opted-out ones without their id; customer lines keep consenting, identified customers.
+    Suppressed (forgotten) users are removed from both before anything else.
+    """
+    steps: list[tuple[str, int]] = [("rows_in", be.count(transactions))]
+    df, n = rules.drop_exact_duplicates(transactions)
+    steps.append(("exact_duplicates", n))
+    df, n = rules.drop_users(df, suppression)
+    steps.append(("suppressed_users", n))
+    df, netting = rules.net_cancellations(df, params["cancellation_prefix"])
+    steps.append(("cancellation_lines", netting["cancellation_lines"]))
+    cancelled = netting["purchase_lines_cancelled_exactly"]
+    cancelled += netting["purchase_lines_cancelled_by_partial_netting"]
+    steps.append(("cancelled_purchases", cancelled))
+    df, counts = rules.drop_non_positive(df.cache())
+    steps += list(counts.items())
+    df, n = rules.drop_non_product(df, params["non_product_item_ids"])
+    steps.append(("non_product", n))
+    df, counts = rules.drop_outliers(df, params["max_quantity_robust_z"], params["max_price_ratio"])
+    steps += list(counts.items())
+    demand, customer, stats = rules.split_by_consent(df, users)
+    steps += list(stats.items())
+    sizes = customer.aggregate(u=customer.user_id.nunique(), i=customer.item_id.nunique())
+    size = sizes.to_pyarrow().to_pylist()[0]
+    report, metrics = cleaning_report(steps, netting, int(size["u"]), int(size["i"]))
+    log.info("cleaning: %s", ", ".join(f"{s}={r:,}" for s, r in steps))
+    return demand, customer, report, metrics
+
+
+def filter_sources(
+    users: ibis.Table,
+    events: ibis.Table,
+    email: ibis.Table,
+    campaigns: pd.DataFrame,
+    campaign_info: pd.DataFrame,
+    campaign_responses: pd.DataFrame,
+    suppression: ibis.Table,
+) -> tuple[ibis.Table, ibis.Table, ibis.Table, pd.DataFrame]:
+    """Drop suppressed and opted-out users from the optional per-user sources.
+
+    Campaign tables are joined into one exposure per (user, campaign) first.
+    """
+    gone = suppression.select("user_id").union(rules.opted_out(users)).distinct()
+    keep = [t.anti_join(gone, "user_id").select(*t.columns) for t in (users, events, email)]
+    ids = set(gone.to_pandas()["user_id"])
+    exposures = campaign_exposures(campaigns, campaign_info, campaign_responses)
+    exposures = exposures[~exposures["user_id"].isin(ids)].reset_index(drop=True)
+    return keep[0], keep[1], keep[2], exposures
+
+
+def build_item_catalog(
+    demand_lines: ibis.Table, items: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
+    """The catalog from all demand (anonymous buyers too: they still show what sells)."""
+    return aggregates.build_catalog(
+        demand_lines, items, params["min_category_items"], params["category_stopwords"]
+    )
+
+
+def daily_demand(demand_lines: ibis.Table) -> pd.DataFrame:
+    return aggregates.daily_demand(demand_lines)
+
+
+def interaction_lines(customer_lines: ibis.Table) -> ibis.Table:
+    return aggregates.interaction_lines(customer_lines)
+
+
+def split_interactions(
+    interactions: ibis.Table, split: dict[str, Any]
+) -> tuple[ibis.Table, ibis.Table, ibis.Table, ibis.Table, dict[str, dict[str, float]]]:
+    """Train <= cutoff < test, and inside train fit <= validation cutoff < validation."""
+    *parts, metrics = aggregates.split_interactions(interactions, split)
+    log.info("split: %s", {k: v["value"] for k, v in metrics.items() if k.endswith("_rows")})
+    return (*parts, metrics)  # type: ignore[return-value]
+
+
+def user_item_matrix(train: ibis.Table) -> ibis.Table:
+    return aggregates.user_item_matrix(train).order_by(["user_id", "item_id"])
+
+
+def features_at_validation_cutoff(
+    lines: ibis.Table,
+    users: ibis.Table,
+    events: ibis.Table,
+    email: ibis.Table,
+    campaigns: pd.DataFrame,
+    split: dict[str, Any],
+) -> pd.DataFrame:
+    """Features for tuning: only data up to the validation cutoff."""
+    as_of_ = validation_cutoff(split["cutoff"], split["validation_days"])
+    return features.customer_features(lines, as_of_, users, events, email, campaigns)
+
+
+def features_at_cutoff(
+    lines: ibis.Table,
+    users: ibis.Table,
+    events: ibis.Table,
+    email: ibis.Table,
+    campaigns: pd.DataFrame,
+    split: dict[str, Any],
+) -> pd.DataFrame:
+    """Features for training and evaluation: only data up to the train/test cutoff."""
+    return features.customer_features(lines, split["cutoff"], users, events, email, campaigns)
+
+
+def features_at_end(
+    lines: ibis.Table,
+    users: ibis.Table,
+    events: ibis.Table,
+    email: ibis.Table,
+    campaigns: pd.DataFrame,
+) -> pd.DataFrame:
+    """Features for serving: everything up to the end of the data."""
+    end = be.max_ts(lines.ts)
+    return features.customer_features(lines, end, users, events, email, campaigns)
+
+
+# Written tables: the row order the pandas pipeline gave them, without the order column.
+def in_input_order(table: ibis.Table) -> ibis.Table:
+    return table.order_by(ROW).drop(ROW)
+
+
+def in_time_order(table: ibis.Table) -> ibis.Table:
+    return table.order_by(["ts", "order_id", ROW]).drop(ROW)

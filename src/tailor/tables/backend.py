@@ -1,0 +1,166 @@
+"""The Ibis connection of a run, and what differs between SQL dialects.
+
+One connection per process: embedded DuckDB unless :func:`use` installed another (a
+Kedro environment's ``ibis.yml``, or a test). Pandas frames handed to the data
+engineering become in-memory tables of that connection, numbered in input order
+(``ROW``): pandas' rules break ties by input order, so the expressions do too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from ibis import BaseBackend
+
+ROW = "_row"  # input order of a line; dropped when a table is written
+_state: dict[str, Any] = {"con": None}
+
+# Text dates that the plain cast does not read (pandas' ``format="mixed"`` guesses them).
+TIME_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d.%m.%Y %H:%M", "%Y/%m/%d")
+
+
+def use(con: BaseBackend | None) -> None:
+    """Make ``con`` the connection of this process (``None``: back to embedded DuckDB)."""
+    _state["con"] = con
+    if con is not None:
+        ibis.set_backend(con)
+
+
+def connect(options: dict[str, Any] | None = None) -> BaseBackend:
+    """A connection from config: ``{backend: duckdb, ...connect kwargs}`` (default DuckDB)."""
+    opts = dict(options or {})
+    name = opts.pop("backend", "duckdb")
+    return getattr(ibis, name).connect(**opts)
+
+
+def backend() -> BaseBackend:
+    if _state["con"] is None:
+        use(connect())
+    return _state["con"]
+
+
+def table(data: pd.DataFrame | ibis.Table) -> ibis.Table:
+    """``data`` as a table of this run's connection (pandas: numbered in input order)."""
+    if isinstance(data, ibis.Table):
+        if ROW in data.columns:
+            return data
+        order = _file_order(data)
+        if order == ["file_row_number"]:  # one file: its row numbers are the input order
+            return data.rename(**{ROW: "file_row_number"})
+        row = ibis.row_number().over(order_by=order) if order else ibis.row_number()
+        return data.mutate(**{ROW: row}).drop(*order)
+    frame = data.reset_index(drop=True).assign(**{ROW: np.arange(len(data), dtype=np.int64)})
+    for col in frame.columns:
+        if frame[col].dtype == object and frame[col].isna().all():
+            frame[col] = frame[col].astype("string")  # all-missing: text, not a null type
+    # through Arrow: nanosecond timestamps stay nanoseconds (ibis' own inference is micro)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    return backend().create_table(_name(), ibis.memtable(arrow), temp=True)
+
+
+# Columns a file reader adds to say where a row was (DuckDB: ``filename``,
+# ``file_row_number`` load arguments): the input order of a table read from files.
+FILE_ORDER = ("filename", "file_row_number")
+
+
+def _file_order(t: ibis.Table) -> list[str]:
+    return [c for c in FILE_ORDER if c in t.columns]
+
+
+_counter = [0]
+
+
+def _name() -> str:
+    _counter[0] += 1
+    return f"tailor_input_{_counter[0]}"
+
+
+def empty(schema: dict[str, str]) -> ibis.Table:
+    """A table with these typed columns and no rows."""
+    return ibis.memtable(ibis.schema(schema).to_pyarrow().empty_table())
+
+
+def count(t: ibis.Table) -> int:
+    return int(t.count().to_pyarrow().as_py())
+
+
+def scalar(expr: ibis.Scalar) -> Any:
+    return expr.to_pyarrow().as_py()
+
+
+def parse_timestamp(text: ibis.StringValue) -> ibis.TimestampValue:
+    """Text to a timestamp, NULL where no layout fits: ISO by cast, then TIME_FORMATS."""
+    tries = [text.try_cast(dt.Timestamp())]
+    if backend().name == "duckdb":
+        tries += [_try_strptime(text, fmt) for fmt in TIME_FORMATS]
+    return ibis.coalesce(*tries)
+
+
+def full_match_any_case(text: ibis.StringValue, patterns: list[str]) -> ibis.BooleanValue:
+    """Whole value matches one of ``patterns`` (regular expressions), in any case."""
+    return text.re_search("(?i)^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$")
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime_udf(text: str, fmt: str) -> datetime:  # type: ignore[empty-body]
+    """DuckDB's try_strptime (NULL where the layout does not fit)."""
+
+
+def _try_strptime(text: ibis.StringValue, fmt: str) -> ibis.TimestampValue:
+    return _try_strptime_udf(text, fmt).cast(dt.Timestamp())
+
+
+def table_as(frame: pd.DataFrame, schema: ibis.Schema) -> ibis.Table:
+    """A pandas frame (fetched from the backend and worked on) back in, with ``schema``."""
+    frame = frame[list(schema.names)].reset_index(drop=True)
+    arrow = pa.Table.from_pandas(frame, schema=schema.to_pyarrow(), preserve_index=False)
+    return backend().create_table(_name(), ibis.memtable(arrow), temp=True)
+
+
+def left_join(left: ibis.Table, right: ibis.Table, key: str) -> ibis.Table:
+    """``left`` with ``right``'s other columns (null where ``right`` has no ``key``)."""
+    joined = left.left_join(right, key)
+    return joined.select(*left.columns, *[c for c in right.columns if c != key])
+
+
+def adopt(*inputs: Any) -> None:
+    """Run on the backend that holds the raw tables (a catalog's Ibis connection), so the
+    pandas inputs of the same run are created beside them."""
+    for data in inputs:
+        if isinstance(data, ibis.Table):
+            con = data._find_backend(use_default=True)
+            if con is not _state["con"]:
+                use(con)
+            return
+
+
+def ts_literal(when: str | pd.Timestamp) -> ibis.TimestampScalar:
+    """An instant as a literal, to the nanosecond where it has one."""
+    when = pd.Timestamp(when)
+    if when.nanosecond:
+        return ibis.literal(str(when)).cast(dt.Timestamp(scale=9))
+    return ibis.literal(when.to_pydatetime(), type="timestamp")
+
+
+def max_ts(col: ibis.TimestampColumn) -> pd.Timestamp:
+    """The latest instant of ``col`` (to the nanosecond)."""
+    return pd.Timestamp(col.max().execute())
+
+
+@ibis.udf.agg.builtin(name="fsum")
+def _fsum(x: float) -> float:  # type: ignore[empty-body]
+    """DuckDB's compensated (Kahan-Babuska) sum."""
+
+
+def exact_sum(col: ibis.NumericColumn) -> ibis.NumericScalar:
+    """A compensated sum where the backend has one: pandas sums with Kahan compensation, so
+    sums of the same values in another order agree with it to the last bit, not to 1e-14."""
+    if backend().name == "duckdb":
+        return _fsum(col.cast("float64"))
+    return col.sum()

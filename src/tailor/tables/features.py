@@ -1,0 +1,161 @@
+"""Point-in-time customer features: the line, event and e-mail scans as Ibis aggregations.
+
+Only rows at or before ``as_of`` are read. The scans reduce to one row per customer in the
+backend; that small table is assembled in pandas with the column order and types of
+:func:`tailor.customer_features.customer_features` (which the parity tests compare).
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from tailor.campaigns import campaign_features
+from tailor.customer_features import age_columns
+from tailor.schemas import EVENT_TYPES
+from tailor.tables import backend as be
+
+DAY = pd.Timedelta(days=1)
+SECONDS_PER_DAY = 86_400
+
+
+def modal_by(t: ibis.Table, key: str, col: str) -> ibis.Table:
+    """Most frequent non-null ``col`` per ``key``; ties go to the smallest value."""
+    counts = t.filter(t[col].notnull()).group_by([key, col]).aggregate(_n=ibis._.count())
+    rank = ibis.row_number().over(group_by=key, order_by=[ibis.desc("_n"), col])
+    return counts.mutate(_rank=rank).filter(ibis._._rank == 0).select(key, col)
+
+
+def _by_user(t: ibis.Table) -> pd.DataFrame:
+    return t.to_pandas().set_index("user_id").sort_index()
+
+
+def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
+    lines = lines.mutate(
+        value=lines.quantity * lines.unit_price,
+        _day=lines.ts.epoch_seconds() // SECONDS_PER_DAY,
+    )
+    orders = lines.group_by(["user_id", "order_id"]).aggregate(
+        n_lines=lines.item_id.nunique(), units=be.exact_sum(lines.quantity)
+    )
+    per_order = orders.group_by("user_id").aggregate(
+        frequency=orders.count(),
+        basket_size=orders.n_lines.mean(),
+        basket_units=orders.units.mean(),
+    )
+    users = lines.group_by("user_id").aggregate(
+        first_ts=lines.ts.min(),
+        last_ts=lines.ts.max(),
+        monetary=be.exact_sum(lines.value),
+        n_items=lines.item_id.nunique(),
+    )
+    days = lines.select("user_id", "_day").distinct()
+    gap = days._day - days._day.lag().over(group_by="user_id", order_by="_day")
+    days = days.mutate(_gap=gap.cast("float64"))
+    gaps = days.group_by("user_id").aggregate(
+        purchase_days=days.count(),
+        interval_mean=days._gap.mean(),
+        interval_median=days._gap.median(),
+        interval_std=days._gap.std(how="sample"),
+    )
+    country = modal_by(lines, "user_id", "country")
+    out = be.left_join(users, per_order, "user_id")
+    out = be.left_join(out, gaps, "user_id")
+    out = be.left_join(out, country, "user_id")
+    frame = _by_user(out)
+    frame["country"] = frame["country"].fillna("Unknown")
+    frame["first_ts"] = frame["first_ts"].astype("datetime64[ns]")
+    frame["last_ts"] = frame["last_ts"].astype("datetime64[ns]")
+    cols = ["first_ts", "last_ts", "frequency", "purchase_days", "monetary", "n_items"]
+    cols += ["country", "basket_size", "basket_units"]
+    cols += ["interval_mean", "interval_median", "interval_std"]
+    frame = frame[cols]
+    frame["recency_days"] = (as_of - frame["last_ts"]) / DAY
+    frame["tenure_days"] = (as_of - frame["first_ts"]) / DAY
+    frame["avg_order_value"] = frame["monetary"] / frame["frequency"]
+    return frame
+
+
+def _event_features(events: ibis.Table) -> pd.DataFrame:
+    kinds = events.group_by(["user_id", "event_type"]).aggregate(_n=events.count()).to_pandas()
+    counts = kinds.pivot(index="user_id", columns="event_type", values="_n")
+    counts = counts.reindex(columns=sorted(counts.columns)).fillna(0).astype(np.int64)
+    counts = counts.add_prefix("n_")
+    for col in (f"n_{t}" for t in EVENT_TYPES):
+        if col not in counts:
+            counts[col] = 0
+    per_session = events.group_by(["user_id", "session_id"]).aggregate(
+        carted=(events.event_type == "add_to_cart").any(),
+        bought=(events.event_type == "purchase").any(),
+    )
+    sessions = per_session.group_by("user_id").aggregate(
+        n_sessions=per_session.count(),
+        cart_abandon_sessions=(per_session.carted & ~per_session.bought).cast("int64").sum(),
+    )
+    out = counts.join(_by_user(sessions))
+    shares = {}
+    for col, value, share in (
+        ("channel", "app", "app_share"),
+        ("device", "mobile", "mobile_share"),
+    ):
+        if col in events.columns:
+            # a missing channel counts as "not app" (as pandas: NaN == 'app' is False)
+            shares[share] = (events[col] == value).fill_null(False).cast("float64").mean()
+    if shares:
+        out = out.join(_by_user(events.group_by("user_id").aggregate(**shares)))
+    return out
+
+
+def _email_features(email: ibis.Table) -> pd.DataFrame:
+    rates = email.group_by("user_id").aggregate(
+        emails_received=email.count(),
+        email_open_rate=email.opened.cast("float64").mean(),
+        email_click_rate=email.clicked.cast("float64").mean(),
+    )
+    return _by_user(rates)
+
+
+def customer_features(
+    lines: ibis.Table,
+    as_of: str | pd.Timestamp,
+    users: ibis.Table | None = None,
+    events: ibis.Table | None = None,
+    email: ibis.Table | None = None,
+    campaigns: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per customer who bought at or before ``as_of``; nothing later is read.
+
+    The columns of :func:`tailor.customer_features.customer_features`: recency, frequency,
+    monetary, intervals, basket size, country, tenure; event, e-mail and campaign rates
+    where those sources exist; user attributes where a users table exists.
+    """
+    as_of = pd.Timestamp(as_of)
+    at = be.ts_literal(as_of)
+    past = lines.filter(lines.ts <= at)
+    out = _purchase_features(past, as_of)
+    buyers = past.select("user_id").distinct()
+    if events is not None and be.count(events):
+        ev = events.filter(events.ts <= at).semi_join(buyers, "user_id")
+        out = out.join(_event_features(ev))
+    if email is not None and be.count(email):
+        em = email.filter(email.sent_ts <= at).semi_join(buyers, "user_id")
+        out = out.join(_email_features(em))
+    if campaigns is not None and not campaigns.empty:
+        mine = campaigns[campaigns["user_id"].isin(out.index)]
+        out = out.join(campaign_features(mine, as_of))
+        out["campaigns_received"] = out["campaigns_received"].fillna(0)
+    if users is not None and be.count(users):
+        demo = users.drop(be.ROW).to_pandas().set_index("user_id")
+        cols = [c for c in ("gender", "location", "income", "household_size") if c in demo]
+        out = out.join(demo[cols])
+        if "age" in demo:
+            out = out.join(age_columns(demo["age"]))
+        if "signup_ts" in demo:
+            signup = demo["signup_ts"].astype("datetime64[ns]")
+            signup = signup.where(signup <= as_of)
+            out["days_since_signup"] = (as_of - signup.reindex(out.index)) / DAY
+    count_cols = [c for c in out.columns if c.startswith("n_") or c.endswith("_sessions")]
+    out[count_cols] = out[count_cols].fillna(0).astype(np.int64)
+    out.insert(0, "as_of", as_of)
+    return out.rename_axis("user_id").reset_index()
