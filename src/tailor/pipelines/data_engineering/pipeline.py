@@ -1,15 +1,34 @@
-"""The data_engineering pipeline."""
+"""The data_engineering pipeline: Ibis expressions run by the run's backend.
+
+Line tables pass between nodes as Ibis tables (in-memory names ``ibis_*``) and are written
+by ``write_*`` nodes in the row order the model pipelines expect; per-customer, per-item
+and per-day tables are pandas frames.
+"""
 
 from kedro.pipeline import Node, Pipeline
 
-from tailor.pipelines.data_engineering import nodes as n
+from tailor.pipelines.data_engineering import table_nodes as n
 
 SOURCES = ["users", "events", "email", "campaigns"]
 CAMPAIGN_TABLES = ["campaigns", "campaign_info", "campaign_responses"]
+# Written line tables: (in-memory Ibis table, dataset, row order).
+WRITTEN = [
+    ("ibis_demand", "demand_lines", n.in_input_order),
+    ("ibis_customer", "customer_lines", n.in_input_order),
+    ("ibis_users", "users_clean", n.in_input_order),
+    ("ibis_events", "events_clean", n.in_input_order),
+    ("ibis_email", "email_clean", n.in_input_order),
+    ("ibis_interactions", "interactions", n.in_time_order),
+    ("ibis_train", "interactions_train", n.in_time_order),
+    ("ibis_test", "interactions_test", n.in_time_order),
+    ("ibis_fit", "interactions_fit", n.in_time_order),
+    ("ibis_val", "interactions_val", n.in_time_order),
+]
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    feature_inputs = ["customer_lines", *(f"{s}_clean" for s in SOURCES)]
+    feature_inputs = ["ibis_customer", "ibis_users", "ibis_events", "ibis_email"]
+    feature_inputs.append("campaigns_clean")
     return Pipeline(
         [
             Node(
@@ -44,7 +63,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "suppression_validated",
                     "params:data_engineering.cleaning",
                 ],
-                ["demand_lines", "customer_lines", "cleaning_report", "data_engineering_metrics"],
+                ["ibis_demand", "ibis_customer", "cleaning_report", "data_engineering_metrics"],
                 name="clean_transactions",
             ),
             Node(
@@ -56,32 +75,26 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     *(f"{t}_validated" for t in CAMPAIGN_TABLES),
                     "suppression_validated",
                 ],
-                [f"{s}_clean" for s in SOURCES],
+                ["ibis_users", "ibis_events", "ibis_email", "campaigns_clean"],
                 name="filter_sources",
             ),
             Node(
                 n.build_item_catalog,
-                ["demand_lines", "items_validated", "params:data_engineering.catalog"],
+                ["ibis_demand", "items_validated", "params:data_engineering.catalog"],
                 "item_catalog",
                 name="build_item_catalog",
             ),
-            Node(n.daily_demand, "demand_lines", "daily_demand", name="daily_demand"),
-            Node(n.interaction_lines, "customer_lines", "interactions", name="interaction_lines"),
+            Node(n.daily_demand, "ibis_demand", "daily_demand", name="daily_demand"),
+            Node(
+                n.interaction_lines, "ibis_customer", "ibis_interactions", name="interaction_lines"
+            ),
             Node(
                 n.split_interactions,
-                ["interactions", "params:split"],
-                [
-                    "interactions_train",
-                    "interactions_test",
-                    "interactions_fit",
-                    "interactions_val",
-                    "split_metrics",
-                ],
+                ["ibis_interactions", "params:split"],
+                ["ibis_train", "ibis_test", "ibis_fit", "ibis_val", "split_metrics"],
                 name="split_interactions",
             ),
-            Node(
-                n.user_item_matrix, "interactions_train", "user_item_train", name="user_item_matrix"
-            ),
+            Node(n.user_item_matrix, "ibis_train", "user_item_train", name="user_item_matrix"),
             Node(
                 n.features_at_validation_cutoff,
                 [*feature_inputs, "params:split"],
@@ -99,6 +112,10 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 feature_inputs,
                 "customer_features_serving",
                 name="features_at_end",
+            ),
+            *(
+                Node(order, table, dataset, name=f"write_{dataset}")
+                for table, dataset, order in WRITTEN
             ),
         ],
         tags="data_engineering",
