@@ -1,18 +1,21 @@
-"""Data engineering: pandas vs Spark local[2] on synthetic worlds (`python bench/bench_spark.py`).
+"""Data engineering: pandas vs DuckDB (Ibis) vs Spark local[2] on synthetic worlds
+(`python bench/bench_spark.py`).
 
 For each size, a synthetic world (the synthetic environment's generator settings, ~300
 events per user) is written in chunks of users to Parquet part directories
 (``tailor.synthetic.write_chunked``: peak memory of one chunk, so 50M events fit). Then the
-same ``data_engineering`` pipeline runs on those files twice: the pandas engine (baseline,
-same run; conf/synthetic with the raw tables read by ``pandas.ParquetDataset``) and
-``kedro run --env`` of conf/spark (Spark ``local[2]``, raw tables read by Spark).
+data engineering runs on those files once per engine: the pandas reference pipeline
+(baseline, same run: ``data_engineering_pandas``, raw tables read by
+``pandas.ParquetDataset``), the Ibis pipeline on embedded DuckDB (``data_engineering``, raw
+tables read in place by ``ibis.FileDataset``) and the Spark pipeline (``kedro run --env``
+of conf/spark, ``local[2]``, raw tables read by Spark).
 
 Peak memory is the peak summed RSS of the run's process tree (Python driver + the JVM and
 its Python workers), sampled every 0.1 s. A run whose tree passes ``--memory-cap-gib`` is
 stopped and reported as out of memory at the cap (its kernel OOM score is raised too, so
 if memory ran out anyway the kernel would end it, not other work on the machine); a run
-past ``--timeout-min`` is stopped and reported as such. Both engines must write the same
-cleaning report.
+past ``--timeout-min`` is stopped and reported as such. Every engine must write the
+pandas engine's cleaning report.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ SPARK_CONF = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 RAW_TABLES = ("transactions", "users", "events", "email", "items")
+# The embedded DuckDB of the Ibis engine: bounded memory (it spills to disk beyond it).
+DUCKDB = {"backend": "duckdb", "database": ":memory:", "memory_limit": "1GB"}
+PIPELINE = {"pandas": "data_engineering_pandas", "duckdb": "data_engineering"}
+LABEL = {"pandas": "pandas (1 process)", "duckdb": "Ibis on DuckDB", "spark": "Spark local[2]"}
 GENERATE = """
 import json, sys, yaml
 from tailor.synthetic import write_chunked
@@ -138,9 +145,10 @@ def measure(cmd: list[str], cwd: Path, cap_mib: float, timeout_s: float) -> Run:
     return run
 
 
-def make_env(project: Path, name: str, base: str, raw_dir: Path, data_dir: str) -> str:
-    """conf/<name>: the ``base`` environment with the synthetic parameters, reading the
+def make_env(project: Path, name: str, engine: str, raw_dir: Path, data_dir: str) -> str:
+    """conf/<name>: the engine's environment with the synthetic parameters, reading the
     chunked world's Parquet directories."""
+    base = "spark" if engine == "spark" else "synthetic"
     env = project / "conf" / name
     shutil.rmtree(env, ignore_errors=True)
     shutil.copytree(project / "conf" / base, env)
@@ -148,12 +156,21 @@ def make_env(project: Path, name: str, base: str, raw_dir: Path, data_dir: str) 
         shutil.copy(f, env / f.name)
     (env / "globals.yml").write_text(yaml.safe_dump({"data_dir": data_dir}))
     catalog = yaml.safe_load((env / "catalog.yml").read_text())
-    fmt = {"type": "spark.SparkDatasetV2", "file_format": "parquet"}
-    if base != "spark":
+    fmt: dict[str, object] = {"type": "spark.SparkDatasetV2", "file_format": "parquet"}
+    parts = ""
+    if engine == "pandas":
         fmt = {"type": "pandas.ParquetDataset"}
-        catalog.pop("synthetic_truth", None)
+    elif engine == "duckdb":
+        # read in place by DuckDB; file name and row number give the input order
+        fmt = {"type": "ibis.FileDataset", "file_format": "parquet", "connection": DUCKDB}
+        fmt["load_args"] = {"filename": True, "file_row_number": True}
+        parts = "/*.parquet"
+    catalog.pop("synthetic_truth", None)
     for table in RAW_TABLES:
-        catalog[f"raw_{table}"] = {**fmt, "filepath": str(raw_dir / f"{table}.parquet")}
+        path = str(raw_dir / f"{table}.parquet") + parts
+        catalog[f"raw_{table}"] = {**fmt, "filepath": path}
+        if engine == "duckdb":
+            catalog[f"raw_{table}"]["table_name"] = f"raw_{table}"
     catalog["suppression_list"] = {
         "type": "tailor.datasets.OptionalTableDataset",
         "filepath": "data/01_raw/synthetic/suppression_list.csv",
@@ -176,7 +193,19 @@ def main() -> None:
     parser.add_argument("--users-per-chunk", type=int, default=5_000)
     parser.add_argument("--memory-cap-gib", type=float, default=11.0)
     parser.add_argument("--timeout-min", type=float, default=60.0)
-    parser.add_argument("--engines", nargs="+", default=["pandas", "spark"])
+    parser.add_argument("--engines", nargs="+", default=["pandas", "duckdb", "spark"])
+    parser.add_argument(
+        "--pandas-max-users",
+        type=int,
+        default=40_000,
+        help="larger worlds skip pandas (11 GiB is not enough at 50M events)",
+    )
+    parser.add_argument(
+        "--spark-max-users",
+        type=int,
+        default=40_000,
+        help="larger worlds skip Spark (778 s at 50M events last time)",
+    )
     parser.add_argument("--start-before", default=None,
                         help="HH:MM UTC: a size not started by then is skipped")  # fmt: skip
     args = parser.parse_args()
@@ -210,11 +239,15 @@ def main() -> None:
             )
             runs: dict[str, Run] = {}
             reports: dict[str, pd.DataFrame] = {}
+            skip = {"pandas": args.pandas_max_users, "spark": args.spark_max_users}
             for engine in args.engines:
-                base = "synthetic" if engine == "pandas" else "spark"
+                if users > skip.get(engine, users):
+                    notes.append(f"{engine} not run at {users:,} users (--{engine}-max-users).")
+                    continue
                 data_dir = f"data/bench_{engine}_{users}"
-                env = make_env(project, f"bench_{engine}", base, world, data_dir)
-                cmd = [str(KEDRO), "run", "--pipeline", "data_engineering", "--env", env]
+                env = make_env(project, f"bench_{engine}", engine, world, data_dir)
+                pipeline = PIPELINE.get(engine, "data_engineering")
+                cmd = [str(KEDRO), "run", "--pipeline", pipeline, "--env", env]
                 runs[engine] = run = measure(cmd, project, cap, timeout)
                 report = project / data_dir / "08_reporting/cleaning_report.csv"
                 if run.outcome == "ok":
@@ -224,11 +257,6 @@ def main() -> None:
                       f"{run.peak_mib:,.0f} MiB, load {load_text(run)}; slowest nodes: "
                       + ", ".join(f"{n} {s:.0f} s" for n, s in slow), flush=True)  # fmt: skip
                 shutil.rmtree(project / data_dir, ignore_errors=True)
-            same = (
-                ("yes" if reports["pandas"].equals(reports["spark"]) else "NO")
-                if len(reports) == 2
-                else "n/a"
-            )
             base_sec = pipeline_seconds(runs["pandas"].log) if "pandas" in reports else None
             for engine, run in runs.items():
                 sec = pipeline_seconds(run.log) if run.outcome == "ok" else None
@@ -238,17 +266,20 @@ def main() -> None:
                     "failed": "failed",
                 }.get(run.outcome, "")
                 ratio = f"{sec / base_sec:.2f}x" if sec and base_sec else "n/a"
+                same = "n/a"
+                if engine in reports and "pandas" in reports and engine != "pandas":
+                    same = "yes" if reports[engine].equals(reports["pandas"]) else "NO"
                 rows.append(
                     {
                         "events": f"{events:,}",
                         "transaction lines": f"{lines:,}",
-                        "engine": "pandas (1 process)" if engine == "pandas" else "Spark local[2]",
+                        "engine": LABEL[engine],
                         "kedro run wall s": stopped or f"{run.wall:.0f}",
                         "pipeline s": f"{sec:.0f}" if sec else (f"({run.wall:.0f} s run)"),
                         "peak RSS MiB (process tree)": f"{run.peak_mib:,.0f}",
-                        "Spark / pandas time": "1.00x" if engine == "pandas" and sec else ratio,
+                        "time / pandas": "1.00x" if engine == "pandas" and sec else ratio,
                         "load avg (1 min) during run": load_text(run),
-                        "same cleaning report": same,
+                        "same cleaning report as pandas": same,
                     }
                 )
             shutil.rmtree(world, ignore_errors=True)
@@ -261,14 +292,16 @@ def write(rows: list[dict[str, str]], notes: list[str], args: argparse.Namespace
         + "\n\nOne run per cell (each is minutes long). The machine has 2 cores shared with "
         "other agents' work: the load column is the 1-minute load average sampled during "
         "the run (2.0 = both cores busy), so absolute times move with it; the pandas row is "
-        "the baseline of the same run, on the same raw Parquet parts. Spark: `local[2]`, "
+        "the baseline of the same run, on the same raw Parquet parts. DuckDB: embedded, "
+        f"`memory_limit` {DUCKDB['memory_limit']} (it spills beyond), both cores; its RSS is "
+        "the one Kedro process. Spark: `local[2]`, "
         "`spark.driver.memory` 3g, 4 shuffle partitions; its RSS is the Python driver plus "
         "the JVM and its Python workers. 'pipeline s' is Kedro's own measure of the node run "
         f"(JVM start is inside it for Spark). Memory cap per run: {args.memory_cap_gib:g} GiB "
         "of process-tree RSS (the run is stopped there).\n\nWorlds: " + " ".join(notes)
     )
     write_section(
-        "spark", "Data engineering: pandas vs Spark local[2]", body,
+        "spark", "Data engineering: pandas vs Ibis on DuckDB vs Spark local[2]", body,
         f"python bench/bench_spark.py --users {' '.join(map(str, args.users))} "
         f"--memory-cap-gib {args.memory_cap_gib:g}",
     )  # fmt: skip

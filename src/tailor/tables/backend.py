@@ -53,8 +53,13 @@ def table(data: pd.DataFrame | ibis.Table) -> ibis.Table:
         order = _file_order(data)
         if order == ["file_row_number"]:  # one file: its row numbers are the input order
             return data.rename(**{ROW: "file_row_number"})
-        row = ibis.row_number().over(order_by=order) if order else ibis.row_number()
-        return data.mutate(**{ROW: row}).drop(*order)
+        if order == list(FILE_ORDER):  # parts of one table: file by file, in name order
+            names = sorted(data.select("filename").distinct().to_pandas()["filename"])
+            index = ibis.memtable({"filename": names, "_file": range(len(names))})
+            data = data.inner_join(index, "filename")
+            row = data._file.cast("int64") * 2**40 + data.file_row_number
+            return data.mutate(**{ROW: row}).drop("_file", *order)
+        return data.mutate(**{ROW: ibis.row_number()})
     frame = data.reset_index(drop=True).assign(**{ROW: np.arange(len(data), dtype=np.int64)})
     for col in frame.columns:
         if frame[col].dtype == object and frame[col].isna().all():

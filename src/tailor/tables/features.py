@@ -78,33 +78,29 @@ def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def _event_features(events: ibis.Table) -> pd.DataFrame:
-    kinds = events.group_by(["user_id", "event_type"]).aggregate(_n=events.count()).to_pandas()
-    counts = kinds.pivot(index="user_id", columns="event_type", values="_n")
-    counts = counts.reindex(columns=sorted(counts.columns)).fillna(0).astype(np.int64)
-    counts = counts.add_prefix("n_")
-    for col in (f"n_{t}" for t in EVENT_TYPES):
-        if col not in counts:
-            counts[col] = 0
-    per_session = events.group_by(["user_id", "session_id"]).aggregate(
-        carted=(events.event_type == "add_to_cart").any(),
-        bought=(events.event_type == "purchase").any(),
-    )
-    sessions = per_session.group_by("user_id").aggregate(
-        n_sessions=per_session.count(),
-        cart_abandon_sessions=(per_session.carted & ~per_session.bought).cast("int64").sum(),
-    )
-    out = counts.join(_by_user(sessions))
-    shares = {}
+    """Counts per event type (the types present, in name order, then the others), sessions
+    and abandoned carts, and the app and mobile shares: two scans of the events."""
+    is_type = {t: events.event_type == t for t in EVENT_TYPES}
+    per_user = {f"n_{t}": hit.cast("int64").sum() for t, hit in is_type.items()}
     for col, value, share in (
         ("channel", "app", "app_share"),
         ("device", "mobile", "mobile_share"),
     ):
         if col in events.columns:
             # a missing channel counts as "not app" (as pandas: NaN == 'app' is False)
-            shares[share] = (events[col] == value).fill_null(False).cast("float64").mean()
-    if shares:
-        out = out.join(_by_user(events.group_by("user_id").aggregate(**shares)))
-    return out
+            per_user[share] = (events[col] == value).fill_null(False).cast("float64").mean()
+    counts = _by_user(events.group_by("user_id").aggregate(**per_user))
+    present = sorted(t for t in EVENT_TYPES if counts[f"n_{t}"].sum() > 0)
+    order = [f"n_{t}" for t in present] + [f"n_{t}" for t in EVENT_TYPES if t not in present]
+    shares = [c for c in ("app_share", "mobile_share") if c in counts]
+    per_session = events.group_by(["user_id", "session_id"]).aggregate(
+        carted=is_type["add_to_cart"].any(), bought=is_type["purchase"].any()
+    )
+    sessions = per_session.group_by("user_id").aggregate(
+        n_sessions=per_session.count(),
+        cart_abandon_sessions=(per_session.carted & ~per_session.bought).cast("int64").sum(),
+    )
+    return counts[order].join(_by_user(sessions)).join(counts[shares])
 
 
 def _email_features(email: ibis.Table) -> pd.DataFrame:
