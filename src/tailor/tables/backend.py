@@ -64,6 +64,9 @@ def table(data: pd.DataFrame | ibis.Table) -> ibis.Table:
     for col in frame.columns:
         if frame[col].dtype == object and frame[col].isna().all():
             frame[col] = frame[col].astype("string")  # all-missing: text, not a null type
+        elif frame[col].dtype == object and not _arrow_can_type(frame[col]):
+            # mixed cells (5.0 beside 'n/a'): text, which the contract then parses or names
+            frame[col] = frame[col].map(lambda v: v if pd.isna(v) else str(v))
     # through Arrow: nanosecond timestamps stay nanoseconds (ibis' own inference is micro)
     arrow = pa.Table.from_pandas(frame, preserve_index=False)
     return backend().create_table(_name(), ibis.memtable(arrow), temp=True)
@@ -84,6 +87,14 @@ _counter = [0]
 def _name() -> str:
     _counter[0] += 1
     return f"tailor_input_{_counter[0]}"
+
+
+def _arrow_can_type(values: pd.Series) -> bool:
+    try:
+        pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return True
 
 
 def empty(schema: dict[str, str]) -> ibis.Table:

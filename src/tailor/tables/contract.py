@@ -102,7 +102,7 @@ def _text(col: ibis.Value, whole: bool) -> ibis.StringValue:
 
 def _examples(t: ibis.Table, bad: ibis.BooleanValue, col: str) -> list[str]:
     values = t.filter(bad).select(v=t[col].cast("string")).v.to_pyarrow().to_pylist()
-    return list(dict.fromkeys(str(v) for v in values))[:3]
+    return list(dict.fromkeys(str(v) for v in values if v is not None))[:3]
 
 
 def _hint(name: str, src: str) -> str:
@@ -267,14 +267,14 @@ def _allowed_value_errors(
     out: ibis.Table, table: str, names: list[str], raw_name: Mapping[str, str]
 ) -> list[str]:
     checks = {
-        name: list(check.statistics["allowed_values"])
+        name: check.statistics["allowed_values"]
         for name in names
         for check in SCHEMAS[table].columns[name].checks
         if check.name == "isin"
     }
     if not checks:
         return []
-    outside = {n: out[n].notnull() & ~out[n].isin(v) for n, v in checks.items()}
+    outside = {n: out[n].notnull() & ~out[n].isin(list(v)) for n, v in checks.items()}
     counts = (
         out.aggregate(**{n: bad.cast("int64").sum() for n, bad in outside.items()})
         .to_pyarrow()
