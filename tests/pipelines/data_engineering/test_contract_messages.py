@@ -50,7 +50,7 @@ CASES = {
                 "event_type": ["teleport", "view"],
                 "item_id": ["A", None],
             }
-        ),  # fmt: skip
+        ),
         "events",
         {},
     ),
@@ -69,7 +69,7 @@ CASES = {
                 "sales_value": [5.0, "n/a"],
                 "t": pd.to_datetime(["2017-01-01", "2017-01-02"]),
             }
-        ),  # fmt: skip
+        ),
         "transactions",
         {
             "basket": "order_id",
@@ -78,7 +78,7 @@ CASES = {
             "sales_value": "line_total",
             "t": "ts",
         },
-    ),  # fmt: skip
+    ),
 }
 
 
