@@ -7,11 +7,15 @@ a cancellation (a small share of all lines) are fetched and netted by the one ru
 
 from __future__ import annotations
 
+import logging
+
 import ibis
 
 from tailor import cleaning
 from tailor.tables import backend as be
 from tailor.tables.backend import ROW
+
+log = logging.getLogger(__name__)
 
 
 def drop_exact_duplicates(df: ibis.Table) -> tuple[ibis.Table, int]:
@@ -45,6 +49,7 @@ def net_cancellations(df: ibis.Table, prefix: str | None) -> tuple[ibis.Table, d
     involved = keyed.semi_join(pairs, ["_pair_user", "item_id"]).select(*df.columns)
     untouched = keyed.anti_join(pairs, ["_pair_user", "item_id"]).select(*df.columns)
     lines = involved.order_by(ROW).to_pandas()
+    log.info("netting: %d lines of (customer, item) pairs with a cancellation", len(lines))
     kept, stats = cleaning.net_cancellations(lines, prefix)
     netted = be.table_as(kept, df.schema())
     return untouched.union(netted), stats
