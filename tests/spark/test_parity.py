@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -22,7 +23,6 @@ import yaml
 from tailor.pipelines.data_engineering import nodes as pd_nodes
 from tailor.schemas import DataContractError
 from tailor.synthetic import generate
-from tests.pipelines.data_engineering.worlds import default_data_slice
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW = ROOT / "data/01_raw/online_retail/online_retail_ii.parquet"
@@ -109,11 +109,33 @@ def assert_same_table(name: str, expected: Any, got: Any) -> None:
 
 
 def uci_slice() -> dict[str, pd.DataFrame]:
-    """The default-data slice of the engine parity suite (planted outliers, a suppressed and
-    opted-out customers), without the campaign tables this engine does not take."""
-    raw, _, _ = default_data_slice()
-    names = ("transactions", "users", "events", "email", "items", "suppression")
-    return {name: raw[name] for name in names}
+    """Every line of one customer in eight plus a tenth of the anonymous lines, with planted
+    quantity and price outliers, a suppressed and an opted-out customer."""
+    raw = pd.read_parquet(RAW)
+    ids = raw["Customer ID"]
+    keep = (ids % 8 == 0) | (ids.isna() & (np.arange(len(raw)) % 10 == 0))
+    lines = raw[keep].reset_index(drop=True)
+    planted = lines[lines["Quantity"] > 0].sample(6, random_state=1).copy()
+    planted["Invoice"] = [f"9{i:05d}" for i in range(len(planted))]
+    planted.loc[planted.index[:3], "Quantity"] = 250_000.0  # quantity outliers
+    planted.loc[planted.index[3:], "Price"] *= 500  # price outliers
+    lines = pd.concat([lines, planted], ignore_index=True)
+    customers = sorted(lines["Customer ID"].dropna().unique())
+    users = pd.DataFrame(
+        {
+            "user_id": [str(int(c)) for c in customers[:40]],
+            "consent": [i % 10 != 0 for i in range(40)],
+        }
+    )
+    none = pd.DataFrame()
+    return {
+        "transactions": lines,
+        "users": users,
+        "events": none,
+        "email": none,
+        "items": none,
+        "suppression": pd.DataFrame({"user_id": [str(int(customers[-1]))]}),
+    }
 
 
 def synthetic_world(n_users: int = 150) -> dict[str, pd.DataFrame]:
