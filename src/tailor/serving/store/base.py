@@ -66,6 +66,7 @@ class Event:
     duration_s: float | None = None
     request_id: str | None = None
     known_item: bool = True
+    event_id: str | None = None  # set by the event log: what makes applying it idempotent
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

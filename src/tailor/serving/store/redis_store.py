@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import redis
 
@@ -84,6 +85,23 @@ return 1
 """
 )
 
+# The event log's consumer (tailor.serving.consumer): the same writes, once per event id.
+# KEYS: suppressed, list, visits, the user's applied ids (a sorted set scored by ARGV[4],
+# which grows with the time received; as bounded as the list). ARGV as above, then the id.
+# Returns 1 applied, 2 already applied (a redelivery: nothing changes), 0 user suppressed.
+APPLY_ONCE = (
+    _APPLY
+    + """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+if redis.call('ZADD', KEYS[4], 'NX', ARGV[4], ARGV[11]) == 0 then return 2 end
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -2 - tonumber(ARGV[3]))
+redis.call('EXPIRE', KEYS[4], ARGV[5])
+append(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+apply(ARGV[6], ARGV[7], ARGV[8], KEYS[3], ARGV[5], ARGV[9], ARGV[10])
+return 1
+"""
+)
+
 
 class RedisStore(ProfileStore):
     """Keys (prefix ``p``): ``ev:{user}`` and ``fb:{user}`` lists, ``visit:{user}`` hashes,
@@ -104,6 +122,7 @@ class RedisStore(ProfileStore):
         self.r.ping()
         self._add_event = self.r.register_script(ADD_EVENT)
         self._add_feedback = self.r.register_script(ADD_FEEDBACK)
+        self._apply_once = self.r.register_script(APPLY_ONCE)
 
     def _args(
         self, user_id: str, record: dict, incrs: list[Incr], visits: dict[str, Visit], now: float
@@ -150,6 +169,30 @@ class RedisStore(ProfileStore):
         args = self._args(f.user_id, dict(f.__dict__), incrs, visits, now)
         args.append(int(self.retention.max_age_s) + 1)
         return bool(self._add_feedback(keys=keys, args=args))
+
+    def apply_once(
+        self,
+        event_id: str,
+        record: Event | Feedback,
+        incrs: list[Incr],
+        visits: dict[str, Visit],
+        now: float,
+        client: Any = None,
+    ) -> Any:
+        """An event or feedback record from the event log, applied at most once per event id
+        (atomic with the write); queued on ``client`` when it is a pipeline."""
+        u = record.user_id
+        kind = "ev" if isinstance(record, Event) else "fb"
+        keys = [
+            f"{self.p}suppressed",
+            f"{self.p}{kind}:{u}",
+            f"{self.p}visit:{u}",
+            f"{self.p}applied:{u}",
+        ]
+        data = record.to_dict() if isinstance(record, Event) else dict(record.__dict__)
+        args = self._args(u, data, incrs, visits, now)
+        args.append(event_id)
+        return self._apply_once(keys=keys, args=args, client=client)
 
     def visits(self, user_id: str) -> dict[str, Visit]:
         raw = self.r.hgetall(f"{self.p}visit:{user_id}")
@@ -205,7 +248,7 @@ class RedisStore(ProfileStore):
         pipe = self.r.pipeline(transaction=True)  # MULTI: no script runs in between
         pipe.llen(ev)
         pipe.llen(fb)
-        pipe.delete(ev, fb, f"{self.p}visit:{user_id}")
+        pipe.delete(ev, fb, f"{self.p}visit:{user_id}", f"{self.p}applied:{user_id}")
         pipe.sadd(f"{self.p}suppressed", user_hash(user_id))
         n_ev, n_fb, *_ = pipe.execute()
         return int(n_ev) + int(n_fb)
