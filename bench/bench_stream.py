@@ -342,7 +342,7 @@ def main() -> None:
             "TAILOR_RATE_LIMIT": "0",
             "BENCH_ITEMS": ",".join(items[:5]),
         }
-        rows = [direct_baseline(env, 20_000, items)]
+        rows = [direct_baseline(env, 3_000, items)]
         for k in (1, 2):
             rows.append(pipeline_run(env, url, k, args.events, items))
         http = http_rounds(env, url, 2, args.seconds, args.rounds)

@@ -70,5 +70,5 @@ def test_no_archive_changes_nothing() -> None:
 
 
 def test_an_archive_without_event_ids_is_refused_naming_the_column() -> None:
-    with pytest.raises(ValueError, match="raw_live_events.*event_id"):
+    with pytest.raises(ValueError, match=r"raw_live_events.*event_id"):
         merge_live_events(_tx(), pd.DataFrame(), _live().drop(columns="event_id"))

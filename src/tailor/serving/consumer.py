@@ -2,15 +2,15 @@
 
     python -m tailor.serving.consumer [--name NAME] [--batch 500] [--claim-idle-ms 10000]
 
-Reads the stream in batches (XREADGROUP), computes each entry's counter increments as the
-synchronous path does (previous event, visits), and applies every entry with
-``RedisStore.apply_once`` (idempotent by event id) and acknowledges the batch in one round
-trip. A redelivered entry changes nothing; entries a crashed consumer took are claimed
-after ``--claim-idle-ms`` (XAUTOCLAIM), and on start this consumer first finishes its own
-pending ones. Run one or more (each with its own ``--name``) beside the service; they share
-the work through the consumer group. Settings as the service: ``TAILOR_REDIS_URL``,
-``TAILOR_REDIS_PREFIX``, ``BENTOML_HOME`` (the packaged models give the serving parameters
-and the segments request ids refer to).
+Reads the stream in batches (XREADGROUP), reads the batch's users' newest event and visits
+(one script), computes each entry's counter increments as the synchronous path does, and
+applies the batch with ``RedisStore.apply_batch`` (one script, idempotent by event id) and
+acknowledges it in the same round trip. A redelivered entry changes nothing; entries a
+crashed consumer took are claimed after ``--claim-idle-ms`` (XAUTOCLAIM), and on start this
+consumer first finishes its own pending ones. Run one or more (each with its own
+``--name``) beside the service; they share the work through the consumer group. Settings
+as the service: ``TAILOR_REDIS_URL``, ``TAILOR_REDIS_PREFIX``, ``BENTOML_HOME`` (the
+packaged models give the serving parameters and the segments request ids refer to).
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ import os
 import signal
 import socket
 import time
-from typing import Any
 
 from tailor.serving import stats
 from tailor.serving.engine import Engine
 from tailor.serving.request_ids import NotFound
-from tailor.serving.store.base import Event, Feedback, Visit
+from tailor.serving.store.base import Event, Feedback
 from tailor.serving.store.redis_store import RedisStore
 from tailor.serving.stream import PROFILES, Entry, EventLog
 
@@ -55,20 +54,11 @@ class Applier:
         """Apply and acknowledge ``entries`` (in stream order); counts by outcome."""
         if not entries:
             return {}
-        users = sorted({e.record.user_id for e in entries})
-        pipe = self.store.r.pipeline(transaction=False)
-        for u in users:
-            pipe.lrange(f"{self.store.p}ev:{u}", -1, -1)
-            pipe.hgetall(f"{self.store.p}visit:{u}")
-        got = pipe.execute()
-        prev: dict[str, Event | None] = {}
-        visits: dict[str, dict[str, Visit]] = {}
-        for i, u in enumerate(users):
-            last = got[2 * i]
-            prev[u] = _event(last[0]) if last else None
-            visits[u] = {k: Visit(*_json(v)) for k, v in got[2 * i + 1].items()}
+        state = self.store.live_state(sorted({e.record.user_id for e in entries}))
+        prev = {u: last for u, (last, _) in state.items()}
+        visits = {u: v for u, (_, v) in state.items()}
         params = self.engine.p
-        pipe = self.store.r.pipeline(transaction=False)
+        items = []
         for e in entries:
             u, rec = e.record.user_id, e.record
             if isinstance(rec, Event):
@@ -87,11 +77,14 @@ class Applier:
                 assert isinstance(rec, Feedback)
                 key = (rec.segment, rec.strategy)
                 incrs, changed = stats.feedback_increments(key, rec.event, visits[u], rec.ts)
-            visits[u] = {**visits[u], **changed}
-            self.store.apply_once(e.event_id, rec, incrs, changed, e.received, client=pipe)
+            if changed:
+                visits[u] = {**visits[u], **changed}
+            items.append((e.event_id, rec, incrs, changed, e.received))
+        pipe = self.store.r.pipeline(transaction=False)
+        self.store.apply_batch(items, client=pipe)
         self.log.ack(PROFILES, [e.entry_id for e in entries], client=pipe)
         self.log.count_applied(len(entries), time.time(), client=pipe)
-        results = pipe.execute()[: len(entries)]
+        results = pipe.execute()[0]
         out = {"applied": 0, "redelivered": 0, "suppressed": 0}
         for r in results:
             out[{1: "applied", 2: "redelivered"}.get(int(r), "suppressed")] += 1
@@ -131,18 +124,6 @@ class Consumer:
                     self.applier.apply(claimed)
                     continue
             self.step()
-
-
-def _json(raw: str) -> Any:
-    import json
-
-    return json.loads(raw)
-
-
-def _event(raw: str) -> Event:
-    d = _json(raw)
-    d.pop("received", None)
-    return Event(**d)
 
 
 def build_engine() -> Engine:

@@ -31,6 +31,20 @@ APPEND_EVENT = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return false end
 return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
 """
+# A producer's batch: KEYS as above; ARGV: 4 values per event (user hash, id, time, data).
+# Per event: the entry id, or 0 for a suppressed user.
+APPEND_EVENTS = """
+local out = {}
+for i = 1, #ARGV, 4 do
+  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then
+    out[#out + 1] = 0
+  else
+    out[#out + 1] = redis.call('XADD', KEYS[2], '*', 'k', 'event', 'id', ARGV[i + 1],
+                               't', ARGV[i + 2], 'd', ARGV[i + 3])
+  end
+end
+return out
+"""
 # KEYS: suppressed set, stream, replay key. ARGV: user hash, replay ttl, then field/values.
 APPEND_FEEDBACK = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return false end
@@ -89,6 +103,7 @@ class EventLog:
         self.keep_s = keep_s
         self._append_event = client.register_script(APPEND_EVENT)
         self._append_feedback = client.register_script(APPEND_FEEDBACK)
+        self._append_events = client.register_script(APPEND_EVENTS)
         for group in GROUPS:
             self.ensure_group(group)
 
@@ -108,11 +123,14 @@ class EventLog:
         return self._append_event(keys=keys, args=args, client=client)
 
     def append_events(self, events: list[tuple[Event, str]], received: float) -> list[Any]:
-        """A batch in one round trip (a producer appending directly); ids or None each."""
-        pipe = self.r.pipeline(transaction=False)
+        """A batch in one script (a producer appending directly): per event its entry id,
+        or None for a suppressed user. The batch is atomic and durable as one append."""
+        args: list[Any] = []
         for event, event_id in events:
-            self.append_event(event, event_id, received, client=pipe)
-        return pipe.execute()
+            _, _, _, eid, _, t, _, d = fields_of("event", event_id, event, received)
+            args += [user_hash(event.user_id), eid, t, d]
+        keys = [f"{self.p}suppressed", self.key]
+        return [r or None for r in self._append_events(keys=keys, args=args)]
 
     def append_feedback(self, fb: Feedback, event_id: str, replay_ttl: int) -> Any:
         """The entry id; None for a replay of (request id, event) or a suppressed user."""
