@@ -91,6 +91,10 @@ def test_live_purchases_reach_the_next_training_run_and_forgotten_users_do_not(
             live = srv.ok("/recommend", {"user_id": buyer, "k": 50, "strategy": "popularity"})
             assert not set(new_items) & {it["item_id"] for it in live["items"]}  # bought: excluded
             assert stats(srv)["stream"]["groups"]["archive"]["lag"] == 7
+            page = requests.get(
+                f"{srv.url}/dashboard", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
+            ).text
+            assert '<td data-group="archive" data-metric="lag">7</td>' in page
             archive = subprocess.run(
                 [sys.executable, "-m", "tailor.serving.archive", "--once"],
                 env=env,

@@ -160,10 +160,10 @@ class RedisStore(ProfileStore):
             now - r.max_age_s,
             ttl,
             self.p,
-            json.dumps(
-                [[i.segment, i.strategy, i.metric, i.value, *_buckets(i.at)] for i in incrs]
-            ),
-            json.dumps({k: [v.t0, v.returned] for k, v in visits.items()}),
+            json.dumps([[i.segment, i.strategy, i.metric, i.value, *_buckets(i.at)] for i in incrs])
+            if incrs
+            else "[]",  # most events change no counter: skip the encoder
+            json.dumps({k: [v.t0, v.returned] for k, v in visits.items()}) if visits else "{}",
             int(r.hourly_days * 86_400) + GRANULARITIES["hour"],
             int(r.daily_days * 86_400) + GRANULARITIES["day"],
         ]
