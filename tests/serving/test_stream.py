@@ -12,7 +12,6 @@ window by chance. Also the archive (segments, acknowledgement, trimming) and the
 from __future__ import annotations
 
 import collections
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,27 +30,9 @@ from tailor.serving.archive import Archiver
 from tailor.serving.store.base import Event
 from tailor.serving.store.redis_store import RedisStore
 from tailor.serving.stream import ARCHIVE, PROFILES, EventLog, new_event_id
-from tests.serving.conftest import free_port, kill_tree
+from tests.serving.conftest import free_port, kill_tree, start_redis
 
 pytestmark = pytest.mark.e2e
-
-
-def redis_server(port: int, workdir: Path) -> subprocess.Popen:
-    """redis-server on ``port`` with an fsync-always append-only file in ``workdir``."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server not found: make redis (or apt-get install redis-server)"
-    args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""]
-    args += ["--appendonly", "yes", "--appendfsync", "always"]
-    proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(400):
-        try:
-            if client.ping():
-                break
-        except (redis.ConnectionError, redis.BusyLoadingError):
-            time.sleep(0.05)
-    client.close()
-    return proc
 
 
 @pytest.fixture
@@ -60,7 +41,7 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen]]:
     port, procs = free_port(), []
 
     def start() -> subprocess.Popen:
-        procs.append(redis_server(port, tmp_path))
+        procs.append(start_redis(tmp_path, port)[0])
         return procs[-1]
 
     start.url = f"redis://127.0.0.1:{port}/0"  # type: ignore[attr-defined]
