@@ -122,6 +122,7 @@ HEAVIEST_FIRST = (
     "tests/pipelines/forecasting/test_short_data_end_to_end.py",
     "tests/pipelines/monitoring/test_null_later_window.py",
     "tests/pipelines/recommender/test_poisoning.py",
+    "tests/pipelines/forecasting/test_season.py",
 )
 
 
