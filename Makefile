@@ -42,11 +42,12 @@ lock-serving: $(STAMP)
 	  -c requirements.lock -o requirements-serving.lock
 
 # A venv with the service's runtime set alone (SERVING_VENV, default .venv-serving): what
-# the bento's image installs. The serving tests and bench/bench_serving.py build theirs here.
+# the bento's image installs (bytecode compiled, as the image does with UV_COMPILE_BYTECODE).
+# The serving tests and bench/bench_serving.py build theirs here.
 SERVING_VENV ?= .venv-serving
 serving-venv: $(STAMP)
 	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(SERVING_VENV)
-	$(BIN)/uv pip sync -q --python $(SERVING_VENV)/bin/python requirements-serving.lock
+	$(BIN)/uv pip sync -q --compile-bytecode --python $(SERVING_VENV)/bin/python requirements-serving.lock
 
 # The default data with its own facts (UK calendar, hold-out) from conf/online_retail.
 run: venv
