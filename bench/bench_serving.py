@@ -446,7 +446,8 @@ def main() -> None:
         "serving",
         "Serving: POST /recommend under load",
         body,
-        f"python bench/bench_serving.py --seconds {args.seconds} --rounds {args.rounds}",
+        f"python bench/bench_serving.py --seconds {args.seconds} --rounds {args.rounds}"
+        + (" --no-variants" if args.no_variants else ""),
     )
     print(body)
 
