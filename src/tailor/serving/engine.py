@@ -203,7 +203,8 @@ class Engine:
             exclude |= set(data.bought.get(uid, np.empty(0, np.int64)).tolist()) - due_rows
         if decision.strategy in ("model", "replenishment") and (live.viewed or live.carted):
             self._boost_live(scored, uid, live)
-        if decision.strategy in ("model", "content"):
+        if decision.strategy in ("model", "content") and due_rows:
+            scored.ranked = None
             for row in due_rows:
                 scored.scores[row] = max(float(scored.scores[row]), 0.0) + self.p["due_boost"]
                 scored.reasons[row] = "due again soon"
@@ -215,6 +216,7 @@ class Engine:
         boost = np.float32(self.p["view_boost"]) * sim
         pulled = sim > 0
         scored.scores[pulled] = np.maximum(scored.scores[pulled], 0) + boost[pulled]
+        scored.ranked = None
         scored.similar.append((seed_of, "similar to {} you just viewed"))
 
     def _answer(
@@ -226,9 +228,12 @@ class Engine:
         live: LiveProfile,
     ) -> RecommendResponse:
         scores = scored.scores
-        if exclude:
-            scores[list(exclude)] = strategies.NEG
-        top = _top(scores, req.k)
+        if scored.ranked is not None:
+            top = _first(scored.ranked, exclude, req.k)
+        else:
+            if exclude:
+                scores[list(exclude)] = strategies.NEG
+            top = _top(scores, req.k)
         if len(top) < req.k:  # fill with global popularity
             fill = self.data.popularity.get(("global", ""))
             if fill is not None:
@@ -415,6 +420,14 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
         return finite[np.argsort(-scores[finite], kind="stable")]
     part = finite[np.argpartition(-scores[finite], k - 1)[:k]]
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _first(ranked: np.ndarray, exclude: set[int], k: int) -> np.ndarray:
+    """The first ``k`` of ``ranked`` not in ``exclude`` (at most k + |exclude| looked at)."""
+    head = ranked[: k + len(exclude)]
+    if exclude:
+        head = head[~np.isin(head, np.fromiter(exclude, np.int64, len(exclude)))]
+    return head[:k]
 
 
 def _num(value: object) -> float | None:
