@@ -84,7 +84,8 @@ def test_served_model_does_not_follow_a_reversed_trend() -> None:
     params = fad_params()
     features = pd.DataFrame({"user_id": inter["user_id"].unique(), "country": "A"})
     split = {"cutoff": str(cutoff), "test_end": None}
-    windows = validation_windows(train, inter, items, features, split, params)
+    bounds = {"cutoff": str(cutoff), "test_end": str(inter["ts"].max())}
+    windows = validation_windows(train, bounds, items, features, split, params)
     assert len(windows) == 2
     tuned = tune_family("ease", windows, params["families"]["ease"], params["tuning"], seed=1)
     untuned = validate_untuned(windows, params, seed=1)
