@@ -52,16 +52,22 @@ $(CJ_RAW)/transactions.parquet: $(STAMP)
 run-complete-journey: data-complete-journey
 	$(BIN)/kedro run --env complete_journey
 
-# The Redis profile-store tests run against a real redis-server on loopback (`make redis`);
-# the dashboard test drives a real headless Chromium (`make chromium`); the Spark tests need
-# Java (`make java`).
-test: venv redis chromium java
+# The Redis profile-store tests run against a real redis-server on loopback (started here
+# unless one already answers on REDIS_PORT, and then stopped again when the tests end, pass,
+# fail or are interrupted: the trap keeps pytest's exit status); the dashboard test drives
+# a real headless Chromium (`make chromium`); the Spark tests need Java (`make java`).
+# PYTEST_ARGS narrows the run (e.g. PYTEST_ARGS="-p no:xdist tests/test_metrics.py").
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
+test: venv chromium java
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m compileall -q src  # the project's own bytecode (see the venv target)
 	# Two workers (pytest-xdist): the suite is mostly kedro and server subprocesses. A test
 	# file stays on one worker, and so do all tests of the shared synthetic project; the
 	# heaviest groups go first (tests/conftest.py).
-	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	started=0; redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 \
+	  || { $(MAKE) --no-print-directory redis && started=1; }; \
+	trap '[ $$started = 0 ] || redis-cli -p $(REDIS_PORT) shutdown nosave >/dev/null 2>&1' EXIT; \
+	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests bench
