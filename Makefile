@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz
+.PHONY: docs-figures venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz
 
 venv: $(STAMP)
 
@@ -128,6 +128,12 @@ monitoring-ui: venv
 # Monitoring, then the training pipelines if the retrain signal is set (KEDRO_ENV=synthetic).
 retrain-if-needed: venv
 	$(BIN)/python -m tailor.monitoring.retrain_loop $(if $(KEDRO_ENV),--env $(KEDRO_ENV))
+
+# Figures in README/docs: the evaluation reports into bench/RESULTS.md, then every
+# throughput/latency/NDCG figure of README.md and docs/ checked against the generated
+# sections (bench/docs_figures.py lists each stray one; exit 1 if any).
+docs-figures: venv
+	$(BIN)/python bench/docs_figures.py
 
 # Every benchmark; each rewrites its own section of bench/RESULTS.md.
 bench: venv wrk
