@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: docs-figures venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz
+.PHONY: docs-figures consumer archive venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz
 
 venv: $(STAMP)
 
@@ -90,6 +90,15 @@ redis:
 	redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) \
 	  --bind 127.0.0.1 --daemonize yes --save "" --appendonly yes --appendfsync always \
 	  --dir /tmp/tailor-redis-$(REDIS_PORT)
+
+# The event log (TAILOR_STREAM=1 with TAILOR_REDIS_URL; docs/serving.md): the consumer applies
+# /events and /feedback to the live profiles; the archive writes them as Parquet segments that
+# the next `kedro run` reads as raw_live_events (ARCHIVE_ARGS=--once drains and exits).
+consumer: venv
+	$(BIN)/python -m tailor.serving.consumer
+
+archive: venv
+	$(BIN)/python -m tailor.serving.archive $(ARCHIVE_ARGS)
 
 # Headless Chromium for the dashboard test (Debian package; installs it if missing, needs root).
 chromium:

@@ -71,25 +71,26 @@ def bentoml_home(serving_project: Path, tmp_path_factory: pytest.TempPathFactory
     return home
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A private redis-server with an fsync-always append-only file in ``workdir``."""
+def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """A private redis-server with an fsync-always append-only file in ``workdir`` (on
+    ``port``, e.g. to restart one on its file; else a free one)."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail(
             "redis-server not found: install it (make redis, or apt-get install redis-server)"
         )
-    port = free_port()
+    port = port or free_port()
     args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""]
     args += ["--appendonly", "yes", "--appendfsync", "always"]
     proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import redis
 
     client = redis.Redis(port=port)
-    for _ in range(200):
+    for _ in range(400):
         try:
             client.ping()
             break
-        except redis.ConnectionError:
+        except (redis.ConnectionError, redis.BusyLoadingError):  # loading its append-only file
             time.sleep(0.05)
     client.close()
     return proc, f"redis://127.0.0.1:{port}/0"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from tailor.serving.schemas import (
 )
 from tailor.serving.store import Event, Feedback, ProfileStore, Retention, unavailable_errors
 from tailor.serving.strategies import LiveProfile, Scored
+from tailor.serving.stream import EventLog, new_event_id
 from tailor.serving.suppression import SuppressionList
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,13 @@ class Engine:
         suppression: SuppressionList,
         seed: int | None = None,
         secret: bytes | None = None,
+        log: EventLog | None = None,
     ) -> None:
         self.data = data
         self.store = store
+        # With the event log (TAILOR_STREAM=1) /events and /feedback append to it and the
+        # consumer (tailor.serving.consumer) applies them to the profiles.
+        self.log = log
         self.suppression = suppression
         self.p = data.params
         self.prior = tuple(self.p["bandit_prior"])
@@ -330,6 +335,13 @@ class Engine:
             request_id=req.request_id,
             known_item=known_item is not False,
         )
+        if self.log is not None:  # durable in the log; the consumer applies it
+            event = replace(event, event_id=new_event_id())
+            if self.log.append_event(event, event.event_id, now) is None:  # forgotten meanwhile
+                return EventResponse(
+                    stored=False, known_item=None, reason="user not personalizable"
+                )
+            return self._stored(known_item)
         last = self.store.recent_events(req.user_id, 1)
         prev = last[0] if last else None
         incrs, visits = stats.event_increments(
@@ -344,6 +356,9 @@ class Engine:
         if not self.store.add_event(event, incrs, visits, now):  # forgotten meanwhile
             return EventResponse(stored=False, known_item=None, reason="user not personalizable")
         self._wrote(now)
+        return self._stored(known_item)
+
+    def _stored(self, known_item: bool | None) -> EventResponse:
         if known_item is False:
             self.store.incr("unknown_item_events")
         return EventResponse(
@@ -359,6 +374,19 @@ class Engine:
                 accepted=False, strategy=None, segment=None, reason="user not personalizable"
             )
         now = time.time()
+        if self.log is not None:  # the log's append refuses a replay, atomically
+            fb = Feedback(req.user_id, req.request_id, strategy, segment, req.event, now)
+            ttl = int(self.store.retention.max_age_s) + 1
+            if self.log.append_feedback(fb, new_event_id(), ttl) is None:
+                return FeedbackResponse(
+                    accepted=False,
+                    strategy=strategy,
+                    segment=segment,
+                    reason="not counted: already counted for this request_id, or user forgotten",
+                )
+            return FeedbackResponse(
+                accepted=True, strategy=strategy, segment=segment, reason="counted"
+            )
         visits = self.store.visits(req.user_id)
         incrs, changed = stats.feedback_increments((segment, strategy), req.event, visits, now)
         fb = Feedback(req.user_id, req.request_id, strategy, segment, req.event, now)
