@@ -183,7 +183,8 @@ def both(request: pytest.FixtureRequest, spark: Any) -> tuple[dict[str, Any], di
         spark_raw = {k: spark.createDataFrame(v) for k, v in raw.items()}
     expected = run_engine(pd_nodes, {k: v.copy() for k, v in raw.items()}, split)
     got = run_engine(spark_nodes, spark_raw, split)
-    got = {k: v if k in ("report", "metrics") else as_pandas(v) for k, v in got.items()}
+    small = ("report", "metrics", "split_bounds")  # pandas objects or dicts in both engines
+    got = {k: v if k in small else as_pandas(v) for k, v in got.items()}
     # the inputs exercise these rules, so a rule that silently did nothing would show
     exercised = ["exact_duplicates", "cancellation_lines", "cancelled_purchases"]
     exercised += ["outlier_quantity", "outlier_price", "suppressed_users", "opted_out_users"]
@@ -199,6 +200,7 @@ def test_cleaning_counts_and_metrics_are_identical(both: tuple[dict, dict]) -> N
     expected, got = both
     pd.testing.assert_frame_equal(got["report"], expected["report"])
     assert got["metrics"] == expected["metrics"]
+    assert got["split_bounds"] == expected["split_bounds"]
 
 
 @pytest.mark.parametrize("table", TABLES)
