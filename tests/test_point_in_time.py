@@ -46,6 +46,7 @@ DATED = {
     "campaigns": "sent_ts",
     "campaign_info": "start_ts",
     "campaign_responses": "ts",
+    "live_events": "ts",
 }
 DE_TRAINING = [
     "interactions_train",
@@ -109,7 +110,18 @@ def world(seed: int = 11) -> dict[str, pd.DataFrame]:
     responses = responses.assign(
         ts=responses["sent_ts"] + pd.to_timedelta(rng.uniform(1, 40, len(responses)), unit="D")
     )[["user_id", "campaign_id", "ts"]]
+    # The service's archived live events (purchases and views), before and after the cut-off.
+    live = t["events"][t["events"]["event_type"].isin(["purchase", "view"])]
+    live = live.sample(300, random_state=seed).reset_index(drop=True)
+    live = live.assign(
+        event_id="live" + live.index.astype(str),
+        ts=live["ts"] + pd.Timedelta(minutes=5),
+        duration_s=None,
+        request_id=None,
+    )[["event_id", "user_id", "session_id", "ts", "event_type", "item_id", "duration_s",
+       "request_id"]]  # fmt: skip
     return {
+        "live_events": live,
         "transactions": pd.concat([tx, late_tx], ignore_index=True),
         "users": pd.concat([users, late], ignore_index=True),
         "events": t["events"],
@@ -156,6 +168,10 @@ def poison(raw: dict[str, pd.DataFrame], seed: int = 0) -> dict[str, pd.DataFram
         if name == "events":
             for c in ("event_type", "channel", "device"):
                 table.loc[pos, c] = rng.choice(table[c].dropna().unique(), n)
+        if name == "live_events":  # later redeliveries that reuse earlier ids, first in file
+            table.loc[pos, "event_id"] = rng.choice(table["event_id"].to_numpy(), n)
+            table.loc[pos, "event_type"] = rng.choice(["purchase", "view"], n)
+            table = pd.concat([table.loc[pos], table.drop(index=pos)], ignore_index=True)
         if name == "campaign_info":
             table.loc[pos, "campaign_type"] = "poison"
         if name == "transactions":
@@ -213,10 +229,6 @@ def run(raw: dict[str, pd.DataFrame]) -> dict[str, Any]:
     params = parameters()
     data: dict[str, Any] = {f"raw_{k}": v for k, v in raw.items() if k != "suppression"}
     data["suppression_list"] = raw["suppression"]
-    # No archived live events: with post-cut-off live purchases poisoned, training outputs
-    # changed (frequency, n_orders of pre-cut-off customers) when this test first met
-    # merge_live_events; left to the live-events change to fix (reported).
-    data["raw_live_events"] = pd.DataFrame()
     data["recommender_champion"] = None
     data["params:seed"] = params["seed"]
     for name in pipeline.inputs():
