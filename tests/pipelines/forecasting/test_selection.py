@@ -15,7 +15,6 @@ from tailor.forecasting.calendar import learn_calendar
 from tailor.forecasting.demand import (
     DemandSettings,
     calibration,
-    recency_weights,
     selection_table,
     validation_forecasts,
 )
@@ -66,7 +65,7 @@ def test_one_outlier_fold_does_not_flip_the_served_choice() -> None:
     assert newest.idxmin() == "seasonal_naive" and newest["seasonal_naive"] < 1e-9
     older = scores[scores["fold"] < n_folds - 1]
     assert (older.loc[older.groupby("fold")["mase"].idxmin(), "model"] != "seasonal_naive").all()
-    weights = dict(enumerate(recency_weights(n_folds, s.recency_decay)))
+    weights = dict(enumerate(s.fold_weights))  # recency: no seasonal fold here
     weighted = scores.assign(w=scores["fold"].map(weights))
     mean_mase = weighted.groupby("model").apply(
         lambda g: np.average(g["mase"], weights=g["w"]), include_groups=False
