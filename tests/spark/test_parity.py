@@ -203,9 +203,16 @@ def test_cleaning_counts_and_metrics_are_identical(both: tuple[dict, dict]) -> N
     assert got["split_bounds"] == expected["split_bounds"]
 
 
+# Sources the default data does not have: empty in both engines there (compared row for row
+# only on the synthetic world, TAILOR_SPARK_SYNTHETIC_PARITY=1: see WORLDS).
+ABSENT_IN_DEFAULT_DATA = {"events_clean", "email_clean"}
+
+
 @pytest.mark.parametrize("table", TABLES)
 def test_tables_are_identical(both: tuple[dict, dict], table: str) -> None:
     expected, got = both
+    # an empty table compares column names only: only the absent sources may be empty
+    assert not as_pandas(expected[table]).empty or table in ABSENT_IN_DEFAULT_DATA, table
     assert_same_table(table, expected[table], got[table])
 
 
