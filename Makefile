@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz
+.PHONY: docs-figures consumer archive venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz lock-serving serving-venv
 
 venv: $(STAMP)
 
@@ -31,9 +31,23 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
-# Re-resolve requirements.in into the lock file (needs the registry).
+# Re-resolve requirements.in into the lock file (needs the registry), then the service's
+# runtime set (what the bento installs) within it, so both pin the same versions.
 lock: $(STAMP)
 	$(BIN)/uv pip compile -q --python-version 3.11 requirements.in -o requirements.lock
+	$(MAKE) lock-serving
+
+lock-serving: $(STAMP)
+	$(BIN)/uv pip compile -q --python-version 3.11 requirements-serving.in \
+	  -c requirements.lock -o requirements-serving.lock
+
+# A venv with the service's runtime set alone (SERVING_VENV, default .venv-serving): what
+# the bento's image installs (bytecode compiled, as the image does with UV_COMPILE_BYTECODE).
+# The serving tests and bench/bench_serving.py build theirs here.
+SERVING_VENV ?= .venv-serving
+serving-venv: $(STAMP)
+	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(SERVING_VENV)
+	$(BIN)/uv pip sync -q --compile-bytecode --python $(SERVING_VENV)/bin/python requirements-serving.lock
 
 # The default data with its own facts (UK calendar, hold-out) from conf/online_retail.
 run: venv
@@ -52,16 +66,22 @@ $(CJ_RAW)/transactions.parquet: $(STAMP)
 run-complete-journey: data-complete-journey
 	$(BIN)/kedro run --env complete_journey
 
-# The Redis profile-store tests run against a real redis-server on loopback (`make redis`);
-# the dashboard test drives a real headless Chromium (`make chromium`); the Spark tests need
-# Java (`make java`).
-test: venv redis chromium java
+# The Redis profile-store tests run against a real redis-server on loopback (started here
+# unless one already answers on REDIS_PORT, and then stopped again when the tests end, pass,
+# fail or are interrupted: the trap keeps pytest's exit status); the dashboard test drives
+# a real headless Chromium (`make chromium`); the Spark tests need Java (`make java`).
+# PYTEST_ARGS narrows the run (e.g. PYTEST_ARGS="-p no:xdist tests/test_metrics.py").
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
+test: venv chromium java
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m compileall -q src  # the project's own bytecode (see the venv target)
 	# Two workers (pytest-xdist): the suite is mostly kedro and server subprocesses. A test
 	# file stays on one worker, and so do all tests of the shared synthetic project; the
 	# heaviest groups go first (tests/conftest.py).
-	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	started=0; redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 \
+	  || { $(MAKE) --no-print-directory redis && started=1; }; \
+	trap '[ $$started = 0 ] || redis-cli -p $(REDIS_PORT) shutdown nosave >/dev/null 2>&1' EXIT; \
+	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests bench
@@ -84,6 +104,15 @@ redis:
 	redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) \
 	  --bind 127.0.0.1 --daemonize yes --save "" --appendonly yes --appendfsync always \
 	  --dir /tmp/tailor-redis-$(REDIS_PORT)
+
+# The event log (TAILOR_STREAM=1 with TAILOR_REDIS_URL; docs/serving.md): the consumer applies
+# /events and /feedback to the live profiles; the archive writes them as Parquet segments that
+# the next `kedro run` reads as raw_live_events (ARCHIVE_ARGS=--once drains and exits).
+consumer: venv
+	$(BIN)/python -m tailor.serving.consumer
+
+archive: venv
+	$(BIN)/python -m tailor.serving.archive $(ARCHIVE_ARGS)
 
 # Headless Chromium for the dashboard test (Debian package; installs it if missing, needs root).
 chromium:
@@ -122,6 +151,12 @@ monitoring-ui: venv
 # Monitoring, then the training pipelines if the retrain signal is set (KEDRO_ENV=synthetic).
 retrain-if-needed: venv
 	$(BIN)/python -m tailor.monitoring.retrain_loop $(if $(KEDRO_ENV),--env $(KEDRO_ENV))
+
+# Figures in README/docs: the evaluation reports into bench/RESULTS.md, then every
+# throughput/latency/NDCG figure of README.md and docs/ checked against the generated
+# sections (bench/docs_figures.py lists each stray one; exit 1 if any).
+docs-figures: venv
+	$(BIN)/python bench/docs_figures.py
 
 # Every benchmark; each rewrites its own section of bench/RESULTS.md.
 bench: venv wrk

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,8 +27,16 @@ from tailor.serving.schemas import (
     SegmentResponse,
     SimilarResponse,
 )
-from tailor.serving.store import Event, Feedback, ProfileStore, Retention, unavailable_errors
+from tailor.serving.store import (
+    Event,
+    Feedback,
+    ProfileStore,
+    Retention,
+    UserView,
+    unavailable_errors,
+)
 from tailor.serving.strategies import LiveProfile, Scored
+from tailor.serving.stream import EventLog, new_event_id
 from tailor.serving.suppression import SuppressionList
 
 log = logging.getLogger(__name__)
@@ -61,9 +69,13 @@ class Engine:
         suppression: SuppressionList,
         seed: int | None = None,
         secret: bytes | None = None,
+        log: EventLog | None = None,
     ) -> None:
         self.data = data
         self.store = store
+        # With the event log (TAILOR_STREAM=1) /events and /feedback append to it and the
+        # consumer (tailor.serving.consumer) applies them to the profiles.
+        self.log = log
         self.suppression = suppression
         self.p = data.params
         self.prior = tuple(self.p["bandit_prior"])
@@ -116,9 +128,10 @@ class Engine:
             raise NotFound(f"request_id: unknown segment '{seg}'")
         return self.segment_slugs[seg], strategy
 
-    def live_profile(self, user_id: str) -> LiveProfile:
+    def live_profile(self, events: list[Event]) -> LiveProfile:
+        """Purchases, cart and views of the user's newest events (oldest first)."""
         live = LiveProfile()
-        for ev in reversed(self.store.recent_events(user_id, self.p["live_events"])):
+        for ev in reversed(events):
             row = self.data.item_index.get(ev.item_id) if ev.item_id else None
             if row is None:
                 continue
@@ -132,7 +145,13 @@ class Engine:
 
     # --- /recommend -----------------------------------------------------------------------
     def _decide(
-        self, req: RecommendRequest, known: bool, live: LiveProfile, segment: str, down: str | None
+        self,
+        req: RecommendRequest,
+        known: bool,
+        live: LiveProfile,
+        segment: str,
+        view: UserView | None,
+        down: str | None,
     ) -> Decision:
         due = known and bool(strategies.due_items(self.data, req.user_id))
         if known:
@@ -150,9 +169,9 @@ class Engine:
         if len(arms) == 1:
             why = "cold start" if not known else "only strategy available"
             return Decision(arms[0], segment, why)
-        if down:  # no bandit state: the first strategy (the model where there is one)
+        if view is None:  # no bandit state: the first strategy (the model where there is one)
             return Decision(arms[0], segment, f"{down}: {arms[0]} without live events")
-        arm = bandit.choose(arms, self.store.bandit_counts(segment), self.rng, self.prior)
+        arm = bandit.choose(arms, view.counts, self.rng, self.prior)
         return Decision(arm, segment, f"Thompson sampling among {len(arms)} strategies")
 
     def recommend(self, req: RecommendRequest) -> RecommendResponse:
@@ -169,18 +188,26 @@ class Engine:
     def _recommend(self, req: RecommendRequest, down: str | None) -> RecommendResponse:
         data, uid = self.data, req.user_id
         country = req.context.country if req.context else None
+        info = data.users.get(uid)
+        segment = info.segment if info else NEW_SEGMENT
+        allowed = self.personalizable(uid, check_store=False)  # consent and the list file
+        # Every store read of the request at once (one round trip on Redis), before scoring;
+        # none for a user the local checks already refuse.
+        view = (
+            self.store.user_view(uid, self.p["live_events"], segment)
+            if allowed and not down
+            else None
+        )
         # Without the store, the suppression list file still holds every forgotten user:
         # /forget writes the store first, so it fails while the store is down.
-        if not self.personalizable(uid, check_store=down is None):
+        if not allowed or (view and view.suppressed):
             scored = strategies.popularity(data, [("country", country)] if country else [])
             decision = Decision("popularity", ANONYMOUS_SEGMENT, "not personalized (no consent)")
             return self._answer(req, decision, scored, set(), LiveProfile())
-        info = data.users.get(uid)
         known = uid in data.candidates or info is not None
-        live = self.live_profile(uid) if down is None else LiveProfile()
-        segment = info.segment if info else NEW_SEGMENT
+        live = self.live_profile(view.events) if view else LiveProfile()
         country = country or (info.country if info else None)
-        decision = self._decide(req, known, live, segment, down)
+        decision = self._decide(req, known, live, segment, view, down)
         if down and down not in decision.reason:
             decision = Decision(decision.strategy, segment, f"{decision.reason}; {down}")
         scopes = [("segment", segment), ("country", country or "")]
@@ -198,7 +225,8 @@ class Engine:
             exclude |= set(data.bought.get(uid, np.empty(0, np.int64)).tolist()) - due_rows
         if decision.strategy in ("model", "replenishment") and (live.viewed or live.carted):
             self._boost_live(scored, uid, live)
-        if decision.strategy in ("model", "content"):
+        if decision.strategy in ("model", "content") and due_rows:
+            scored.ranked = None
             for row in due_rows:
                 scored.scores[row] = max(float(scored.scores[row]), 0.0) + self.p["due_boost"]
                 scored.reasons[row] = "due again soon"
@@ -210,6 +238,7 @@ class Engine:
         boost = np.float32(self.p["view_boost"]) * sim
         pulled = sim > 0
         scored.scores[pulled] = np.maximum(scored.scores[pulled], 0) + boost[pulled]
+        scored.ranked = None
         scored.similar.append((seed_of, "similar to {} you just viewed"))
 
     def _answer(
@@ -221,9 +250,12 @@ class Engine:
         live: LiveProfile,
     ) -> RecommendResponse:
         scores = scored.scores
-        if exclude:
-            scores[list(exclude)] = strategies.NEG
-        top = _top(scores, req.k)
+        if scored.ranked is not None:
+            top = _first(scored.ranked, exclude, req.k)
+        else:
+            if exclude:
+                scores[list(exclude)] = strategies.NEG
+            top = _top(scores, req.k)
         if len(top) < req.k:  # fill with global popularity
             fill = self.data.popularity.get(("global", ""))
             if fill is not None:
@@ -330,6 +362,13 @@ class Engine:
             request_id=req.request_id,
             known_item=known_item is not False,
         )
+        if self.log is not None:  # durable in the log; the consumer applies it
+            event = replace(event, event_id=new_event_id())
+            if self.log.append_event(event, event.event_id, now) is None:  # forgotten meanwhile
+                return EventResponse(
+                    stored=False, known_item=None, reason="user not personalizable"
+                )
+            return self._stored(known_item)
         last = self.store.recent_events(req.user_id, 1)
         prev = last[0] if last else None
         incrs, visits = stats.event_increments(
@@ -344,6 +383,9 @@ class Engine:
         if not self.store.add_event(event, incrs, visits, now):  # forgotten meanwhile
             return EventResponse(stored=False, known_item=None, reason="user not personalizable")
         self._wrote(now)
+        return self._stored(known_item)
+
+    def _stored(self, known_item: bool | None) -> EventResponse:
         if known_item is False:
             self.store.incr("unknown_item_events")
         return EventResponse(
@@ -359,6 +401,19 @@ class Engine:
                 accepted=False, strategy=None, segment=None, reason="user not personalizable"
             )
         now = time.time()
+        if self.log is not None:  # the log's append refuses a replay, atomically
+            fb = Feedback(req.user_id, req.request_id, strategy, segment, req.event, now)
+            ttl = int(self.store.retention.max_age_s) + 1
+            if self.log.append_feedback(fb, new_event_id(), ttl) is None:
+                return FeedbackResponse(
+                    accepted=False,
+                    strategy=strategy,
+                    segment=segment,
+                    reason="not counted: already counted for this request_id, or user forgotten",
+                )
+            return FeedbackResponse(
+                accepted=True, strategy=strategy, segment=segment, reason="counted"
+            )
         visits = self.store.visits(req.user_id)
         incrs, changed = stats.feedback_increments((segment, strategy), req.event, visits, now)
         fb = Feedback(req.user_id, req.request_id, strategy, segment, req.event, now)
@@ -387,6 +442,14 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
         return finite[np.argsort(-scores[finite], kind="stable")]
     part = finite[np.argpartition(-scores[finite], k - 1)[:k]]
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _first(ranked: np.ndarray, exclude: set[int], k: int) -> np.ndarray:
+    """The first ``k`` of ``ranked`` not in ``exclude`` (at most k + |exclude| looked at)."""
+    head = ranked[: k + len(exclude)]
+    if exclude:
+        head = head[~np.isin(head, np.fromiter(exclude, np.int64, len(exclude)))]
+    return head[:k]
 
 
 def _num(value: object) -> float | None:

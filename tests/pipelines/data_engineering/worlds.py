@@ -60,6 +60,7 @@ def from_catalog(env: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, An
     with _in_root():
         catalog = DataCatalog.from_config(loader["catalog"])
         raw = {t: catalog.load(CATALOG_NAME[t]) for t in TABLES}
+        raw["live_events"] = catalog.load("raw_live_events")
     return raw, de, split
 
 
@@ -101,8 +102,9 @@ def default_data_slice() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]
 
 def synthetic_world(n_users: int = 150) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The generator's storefront with every optional source non-empty: users, events,
-    e-mail, items, a suppression list, and campaigns (e-mail sends as exposures, a click a
-    day later as the response; one campaign dated only by its campaign_info)."""
+    e-mail, items, a suppression list, campaigns (e-mail sends as exposures, a click a
+    day later as the response; one campaign dated only by its campaign_info) and archived
+    live events (a tenth redelivered 30 days later, first in the file)."""
     de, split, _ = env_config("synthetic")
     tables = generate({"n_users": n_users, "seed": 11})
     email = tables["email"]
@@ -119,6 +121,19 @@ def synthetic_world(n_users: int = 150) -> tuple[dict[str, Any], dict[str, Any],
         ts=clicks["sent_ts"] + pd.Timedelta(days=1)
     )
     users = tables["users"]
+    # The service's archived live events: purchases and views, some archived twice (the
+    # later copy first in the file: the first occurrence in time must count).
+    live = tables["events"][tables["events"]["event_type"].isin(["purchase", "view"])]
+    live = live.sample(300, random_state=11).reset_index(drop=True)
+    live = live.assign(
+        event_id="live" + live.index.astype(str),
+        ts=live["ts"] + pd.Timedelta(minutes=5),
+        session_id=live["session_id"].where(live.index % 4 != 0, None),
+        duration_s=None,
+        request_id=None,
+    )
+    again = live.iloc[::10].assign(ts=lambda t: t["ts"] + pd.Timedelta(days=30), item_id="X")
+    live = pd.concat([again, live], ignore_index=True)
     raw = {
         "transactions": tables["transactions"],
         "users": users,
@@ -129,5 +144,6 @@ def synthetic_world(n_users: int = 150) -> tuple[dict[str, Any], dict[str, Any],
         "campaigns": campaigns,
         "campaign_info": info,
         "campaign_responses": responses,
+        "live_events": live,
     }
     return raw, de, split

@@ -56,12 +56,24 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="validate_raw_tables",
             ),
             Node(
-                n.clean_transactions,
+                n.merge_live_events,
                 [
                     "transactions_validated",
+                    "events_validated",
+                    "raw_live_events",
+                    "params:data_engineering.data_end",
+                ],
+                ["transactions_with_live", "events_with_live"],
+                name="merge_live_events",
+            ),
+            Node(
+                n.clean_transactions,
+                [
+                    "transactions_with_live",
                     "users_validated",
                     "suppression_validated",
                     "params:data_engineering.cleaning",
+                    "params:split",
                 ],
                 ["ibis_demand", "ibis_customer", "cleaning_report", "data_engineering_metrics"],
                 name="clean_transactions",
@@ -70,7 +82,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 n.filter_sources,
                 [
                     "users_validated",
-                    "events_validated",
+                    "events_with_live",
                     "email_validated",
                     *(f"{t}_validated" for t in CAMPAIGN_TABLES),
                     "suppression_validated",
@@ -83,6 +95,23 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 ["ibis_demand", "items_validated", "params:data_engineering.catalog"],
                 "item_catalog",
                 name="build_item_catalog",
+            ),
+            Node(
+                n.build_item_catalog_train,
+                [
+                    "ibis_demand",
+                    "items_validated",
+                    "params:data_engineering.catalog",
+                    "params:split",
+                ],
+                "item_catalog_train",
+                name="build_item_catalog_train",
+            ),
+            Node(
+                n.split_bounds,
+                ["ibis_interactions", "params:split"],
+                "split_bounds",
+                name="split_bounds",
             ),
             Node(n.daily_demand, "ibis_demand", "daily_demand", name="daily_demand"),
             Node(

@@ -16,7 +16,7 @@ import pandas as pd
 from tailor.campaigns import campaign_exposures
 from tailor.pipelines.data_engineering.nodes import EVENT_TIME, OPTIONAL, cleaning_report
 from tailor.splits import validation_cutoff
-from tailor.tables import aggregates, features
+from tailor.tables import aggregates, features, live_events
 from tailor.tables import backend as be
 from tailor.tables import cleaning as rules
 from tailor.tables.backend import ROW
@@ -94,13 +94,47 @@ def clean_transactions(
     users: ibis.Table,
     suppression: ibis.Table,
     params: dict[str, Any],
+    split: dict[str, Any] | None = None,
 ) -> tuple[ibis.Table, ibis.Table, pd.DataFrame, dict[str, dict[str, float]]]:
     """The cleaning rules in order; demand lines, customer lines and the report.
 
     Demand lines keep anonymous and opted-out customers' purchases (real demand), the
     opted-out ones without their id; customer lines keep consenting, identified customers.
     Suppressed (forgotten) users are removed from both before anything else.
+
+    Point in time: the lines up to ``split.cutoff`` are cleaned from those lines alone, the
+    later ones with everything; the report is the whole data's plus ``kept_at_cutoff``
+    (as :func:`tailor.pipelines.data_engineering.nodes.clean_transactions`). The later
+    lines follow the earlier ones in input order, as pandas concatenates them.
     """
+    if split is None:
+        demand, customer, (steps, netting) = _clean(transactions, users, suppression, params)
+        return (demand, customer, *_report(steps, netting, customer))
+    before = transactions.ts <= be.ts_literal(split["cutoff"])
+    demand_past, customer_past, _ = _clean(transactions.filter(before), users, suppression, params)
+    demand_all, customer_all, (steps, netting) = _clean(transactions, users, suppression, params)
+    offset = int(be.scalar(transactions[ROW].max()) or 0) + 1
+
+    def later(t: ibis.Table) -> ibis.Table:
+        t = t.filter(t.ts > be.ts_literal(split["cutoff"]))
+        return t.mutate(**{ROW: t[ROW] + offset})
+
+    demand = demand_past.union(later(demand_all)).cache()
+    customer = customer_past.union(later(customer_all)).cache()
+    out = {"demand_rows_out": be.count(demand), "customer_rows_out": be.count(customer)}
+    kept = out["demand_rows_out"] - dict(steps)["demand_rows_out"]
+    steps = [(s, out.get(s, n)) for s, n in steps]
+    steps.insert(-1, ("kept_at_cutoff", kept))
+    return (demand, customer, *_report(steps, netting, customer))
+
+
+def _clean(
+    transactions: ibis.Table,
+    users: ibis.Table,
+    suppression: ibis.Table,
+    params: dict[str, Any],
+) -> tuple[ibis.Table, ibis.Table, tuple[list[tuple[str, int]], dict[str, int]]]:
+    """The cleaning rules on ``transactions``: demand lines, customer lines, report steps."""
     steps: list[tuple[str, int]] = [("rows_in", be.count(transactions))]
     df, n = rules.drop_exact_duplicates(transactions)
     steps.append(("exact_duplicates", n))
@@ -119,11 +153,26 @@ def clean_transactions(
     steps += list(counts.items())
     demand, customer, stats = rules.split_by_consent(df, users)
     steps += list(stats.items())
+    return demand, customer, (steps, netting)
+
+
+def _report(
+    steps: list[tuple[str, int]], netting: dict[str, int], customer: ibis.Table
+) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
     sizes = customer.aggregate(u=customer.user_id.nunique(), i=customer.item_id.nunique())
     size = sizes.to_pyarrow().to_pylist()[0]
-    report, metrics = cleaning_report(steps, netting, int(size["u"]), int(size["i"]))
     log.info("cleaning: %s", ", ".join(f"{s}={r:,}" for s, r in steps))
-    return demand, customer, report, metrics
+    return cleaning_report(steps, netting, int(size["u"]), int(size["i"]))
+
+
+def merge_live_events(
+    transactions: ibis.Table,
+    events: ibis.Table,
+    live: pd.DataFrame | None,
+    data_end: str | None = None,
+) -> tuple[ibis.Table, ibis.Table]:
+    """The shop's conformed transactions and events with the archived live events added."""
+    return live_events.merge_live_events(transactions, events, live, data_end)
 
 
 def filter_sources(
@@ -154,6 +203,21 @@ def build_item_catalog(
     return aggregates.build_catalog(
         demand_lines, items, params["min_category_items"], params["category_stopwords"]
     )
+
+
+def build_item_catalog_train(
+    demand_lines: ibis.Table, items: pd.DataFrame, params: dict[str, Any], split: dict[str, Any]
+) -> pd.DataFrame:
+    """The catalog as of the cut-off: what training and validation read."""
+    past = demand_lines.filter(demand_lines.ts <= be.ts_literal(split["cutoff"]))
+    return build_item_catalog(past, items, params)
+
+
+def split_bounds(interactions: ibis.Table, split: dict[str, Any]) -> dict[str, str]:
+    """The cut-off and the test window's end (``split.test_end``, else the data's last
+    timestamp): the one fact of the test window that training reads, its length."""
+    end = split.get("test_end") or be.max_ts(interactions.ts)
+    return {"cutoff": str(pd.Timestamp(split["cutoff"])), "test_end": str(pd.Timestamp(end))}
 
 
 def daily_demand(demand_lines: ibis.Table) -> pd.DataFrame:

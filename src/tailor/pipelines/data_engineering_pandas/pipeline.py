@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 from kedro.pipeline import Node, Pipeline
 
+from tailor.live_events import merge_live_events
 from tailor.pipelines.data_engineering import nodes as n
 
 SOURCES = ["users", "events", "email", "campaigns"]
@@ -50,12 +51,24 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="validate_raw_tables",
             ),
             Node(
-                n.clean_transactions,
+                merge_live_events,
                 [
                     "transactions_validated",
+                    "events_validated",
+                    "raw_live_events",
+                    "params:data_engineering.data_end",
+                ],
+                ["transactions_with_live", "events_with_live"],
+                name="merge_live_events",
+            ),
+            Node(
+                n.clean_transactions,
+                [
+                    "transactions_with_live",
                     "users_validated",
                     "suppression_validated",
                     "params:data_engineering.cleaning",
+                    "params:split",
                 ],
                 ["demand_lines", "customer_lines", "cleaning_report", "data_engineering_metrics"],
                 name="clean_transactions",
@@ -64,7 +77,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 n.filter_sources,
                 [
                     "users_validated",
-                    "events_validated",
+                    "events_with_live",
                     "email_validated",
                     *(f"{t}_validated" for t in CAMPAIGN_TABLES),
                     "suppression_validated",
@@ -77,6 +90,23 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 ["demand_lines", "items_validated", "params:data_engineering.catalog"],
                 "item_catalog",
                 name="build_item_catalog",
+            ),
+            Node(
+                n.build_item_catalog_train,
+                [
+                    "demand_lines",
+                    "items_validated",
+                    "params:data_engineering.catalog",
+                    "params:split",
+                ],
+                "item_catalog_train",
+                name="build_item_catalog_train",
+            ),
+            Node(
+                n.split_bounds,
+                ["interactions", "params:split"],
+                "split_bounds",
+                name="split_bounds",
             ),
             Node(n.daily_demand, "demand_lines", "daily_demand", name="daily_demand"),
             Node(n.interaction_lines, "customer_lines", "interactions", name="interaction_lines"),
