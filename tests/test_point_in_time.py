@@ -17,6 +17,7 @@ Forecasting is not here: its hold-out is the end of the daily series, not ``spli
 from __future__ import annotations
 
 import pickle
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,9 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 
+from tailor.datasets import TableDataset
 from tailor.pipelines.data_engineering import create_pipeline as data_engineering
+from tailor.pipelines.data_engineering.pipeline import IBIS_OUTPUTS
 from tailor.pipelines.recommender import create_pipeline as recommender
 from tailor.pipelines.segmentation import create_pipeline as segmentation
 from tailor.recommenders.windows import Window
@@ -238,10 +241,13 @@ def run(raw: dict[str, pd.DataFrame]) -> dict[str, Any]:
                 value = value[part]
             data[name] = value
     catalog = DataCatalog({name: MemoryDataset(value) for name, value in data.items()})
-    for name in pipeline.all_outputs():
-        catalog[name] = KeptDataset(copy_mode="assign")
-    SequentialRunner().run(pipeline, catalog)
-    return {name: catalog.load(name) for name in pipeline.all_outputs()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in pipeline.all_outputs():
+            catalog[name] = KeptDataset(copy_mode="assign")
+        for name in IBIS_OUTPUTS:  # line tables leave the backend as the catalog writes them
+            catalog[name] = TableDataset(f"{tmp}/{name}.parquet")
+        SequentialRunner().run(pipeline, catalog)
+        return {name: catalog.load(name) for name in pipeline.all_outputs()}
 
 
 def timing(name: object) -> bool:

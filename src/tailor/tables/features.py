@@ -42,7 +42,7 @@ def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
     per_order = orders.group_by("user_id").aggregate(
         frequency=orders.count(),
         basket_size=orders.n_lines.mean(),
-        basket_units=orders.units.mean(),
+        basket_units=be.exact_mean(orders.units),
     )
     users = lines.group_by("user_id").aggregate(
         first_ts=lines.ts.min(),
@@ -52,18 +52,23 @@ def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
     )
     days = lines.select("user_id", "_day").distinct()
     gap = days._day - days._day.lag().over(group_by="user_id", order_by="_day")
-    days = days.mutate(_gap=gap.cast("float64"))
+    days = days.mutate(_gap=gap.cast("int64"))
+    # whole days: integer moments give a mean and deviation that no thread order can move
     gaps = days.group_by("user_id").aggregate(
         purchase_days=days.count(),
-        interval_mean=days._gap.mean(),
-        interval_median=days._gap.median(),
-        interval_std=days._gap.std(how="sample"),
+        _n=days._gap.count(),
+        _s1=days._gap.sum(),
+        _s2=(days._gap * days._gap).sum(),
+        interval_median=days._gap.median().cast("float64"),
     )
     country = modal_by(lines, "user_id", "country")
     out = be.left_join(users, per_order, "user_id")
     out = be.left_join(out, gaps, "user_id")
     out = be.left_join(out, country, "user_id")
     frame = _by_user(out)
+    n, s1, s2 = (frame.pop(c).astype("float64") for c in ("_n", "_s1", "_s2"))
+    frame["interval_mean"] = (s1 / n).where(n > 0)
+    frame["interval_std"] = np.sqrt((n * s2 - s1 * s1).clip(lower=0) / (n * (n - 1))).where(n > 1)
     frame["country"] = frame["country"].fillna("Unknown")
     frame["first_ts"] = frame["first_ts"].astype("datetime64[ns]")
     frame["last_ts"] = frame["last_ts"].astype("datetime64[ns]")

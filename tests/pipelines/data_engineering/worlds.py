@@ -121,6 +121,13 @@ def synthetic_world(n_users: int = 150) -> tuple[dict[str, Any], dict[str, Any],
         ts=clicks["sent_ts"] + pd.Timedelta(days=1)
     )
     users = tables["users"]
+    # Prices drift up over the year and some customers move, so that "the price and the
+    # country as of a live purchase" differ from the latest ones.
+    tx = tables["transactions"].copy()
+    age = (tx["ts"] - tx["ts"].min()) / (tx["ts"].max() - tx["ts"].min())
+    tx["unit_price"] = (tx["unit_price"] * (1 + 0.3 * age)).round(2)
+    moved = (tx["user_id"].str[-1].isin(list("0123"))) & (age > 0.5)
+    tx.loc[moved, "country"] = "Moved"
     # The service's archived live events: purchases and views, some archived twice (the
     # later copy first in the file: the first occurrence in time must count).
     live = tables["events"][tables["events"]["event_type"].isin(["purchase", "view"])]
@@ -135,7 +142,7 @@ def synthetic_world(n_users: int = 150) -> tuple[dict[str, Any], dict[str, Any],
     again = live.iloc[::10].assign(ts=lambda t: t["ts"] + pd.Timedelta(days=30), item_id="X")
     live = pd.concat([again, live], ignore_index=True)
     raw = {
-        "transactions": tables["transactions"],
+        "transactions": tx,
         "users": users,
         "events": tables["events"],
         "email": email,

@@ -24,6 +24,9 @@ WRITTEN = [
     ("ibis_fit", "interactions_fit", n.in_time_order),
     ("ibis_val", "interactions_val", n.in_time_order),
 ]
+# Every output that leaves the pipeline as an Ibis table (its catalog entry must write one:
+# tailor.datasets.TableDataset).
+IBIS_OUTPUTS = [dataset for _, dataset, _ in WRITTEN] + ["user_item_train"]
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
