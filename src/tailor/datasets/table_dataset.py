@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import ibis.expr.datatypes as dt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,6 +22,12 @@ def pandas_schema(schema: pa.Schema) -> pa.Schema:
         for f in schema
     ]
     return pa.schema(fields)
+
+
+def _nanoseconds(col: Any) -> Any:
+    """Timestamps as nanoseconds, as pandas writes them (other columns unchanged)."""
+    t = col.type()
+    return col.cast(dt.Timestamp(timezone=t.timezone, scale=9)) if t.is_timestamp() else col
 
 
 class TableDataset(AbstractDataset[Any, pd.DataFrame]):
@@ -45,6 +52,10 @@ class TableDataset(AbstractDataset[Any, pd.DataFrame]):
         tmp = self._path.with_name(self._path.name + ".tmp")
         if isinstance(data, pd.DataFrame):
             data.to_parquet(tmp, index=False)
+        elif data._find_backend().name == "duckdb":
+            # DuckDB writes the file itself (COPY ... TO, in the query's row order, in
+            # parallel): nothing passes through Python
+            data.select(**{c: _nanoseconds(data[c]) for c in data.columns}).to_parquet(tmp)
         else:
             batches = data.to_pyarrow_batches(chunk_size=BATCH_ROWS)
             schema = pandas_schema(batches.schema)

@@ -55,10 +55,13 @@ def table(data: pd.DataFrame | ibis.Table) -> ibis.Table:
             return data.rename(**{ROW: "file_row_number"})
         if order == list(FILE_ORDER):  # parts of one table: file by file, in name order
             names = sorted(data.select("filename").distinct().to_pandas()["filename"])
-            index = ibis.memtable({"filename": names, "_file": range(len(names))})
-            data = data.inner_join(index, "filename")
-            row = data._file.cast("int64") * 2**40 + data.file_row_number
-            return data.mutate(**{ROW: row}).drop("_file", *order)
+            # an expression, not a join: a scan that does not need the order skips it
+            first = ibis.cases(
+                *((data.filename == name, i * 2**40) for i, name in enumerate(names)),
+                else_=ibis.null("int64"),
+            )
+            row = first.cast("int64") + data.file_row_number
+            return data.mutate(**{ROW: row}).drop(*order)
         return data.mutate(**{ROW: ibis.row_number()})
     frame = data.reset_index(drop=True).assign(**{ROW: np.arange(len(data), dtype=np.int64)})
     for col in frame.columns:

@@ -84,28 +84,33 @@ def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
 
 def _event_features(events: ibis.Table) -> pd.DataFrame:
     """Counts per event type (the types present, in name order, then the others), sessions
-    and abandoned carts, and the app and mobile shares: two scans of the events."""
+    and abandoned carts, and the app and mobile shares: one scan of the events, grouped by
+    session, then summed per user (the shares as whole counts over events)."""
     is_type = {t: events.event_type == t for t in EVENT_TYPES}
-    per_user = {f"n_{t}": hit.cast("int64").sum() for t, hit in is_type.items()}
+    per_session = {f"n_{t}": hit.cast("int64").sum() for t, hit in is_type.items()}
+    per_session["_events"] = events.count()
+    shares = {}
     for col, value, share in (
         ("channel", "app", "app_share"),
         ("device", "mobile", "mobile_share"),
     ):
         if col in events.columns:
             # a missing channel counts as "not app" (as pandas: NaN == 'app' is False)
-            per_user[share] = (events[col] == value).fill_null(False).cast("float64").mean()
-    counts = _by_user(events.group_by("user_id").aggregate(**per_user))
+            per_session[f"_{share}"] = (events[col] == value).fill_null(False).cast("int64").sum()
+            shares[share] = f"_{share}"
+    sessions = events.group_by(["user_id", "session_id"]).aggregate(**per_session)
+    abandoned = (sessions.n_add_to_cart > 0) & (sessions.n_purchase == 0)
+    per_user = {c: sessions[c].sum() for c in per_session}
+    per_user |= {
+        "n_sessions": sessions.count(),
+        "cart_abandon_sessions": abandoned.cast("int64").sum(),
+    }
+    counts = _by_user(sessions.group_by("user_id").aggregate(**per_user))
+    for share, col in shares.items():
+        counts[share] = counts[col] / counts["_events"]
     present = sorted(t for t in EVENT_TYPES if counts[f"n_{t}"].sum() > 0)
     order = [f"n_{t}" for t in present] + [f"n_{t}" for t in EVENT_TYPES if t not in present]
-    shares = [c for c in ("app_share", "mobile_share") if c in counts]
-    per_session = events.group_by(["user_id", "session_id"]).aggregate(
-        carted=is_type["add_to_cart"].any(), bought=is_type["purchase"].any()
-    )
-    sessions = per_session.group_by("user_id").aggregate(
-        n_sessions=per_session.count(),
-        cart_abandon_sessions=(per_session.carted & ~per_session.bought).cast("int64").sum(),
-    )
-    return counts[order].join(_by_user(sessions)).join(counts[shares])
+    return counts[[*order, "n_sessions", "cart_abandon_sessions", *shares]]
 
 
 def _email_features(email: ibis.Table) -> pd.DataFrame:
