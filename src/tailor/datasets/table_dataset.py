@@ -52,7 +52,7 @@ class TableDataset(AbstractDataset[Any, pd.DataFrame]):
         tmp = self._path.with_name(self._path.name + ".tmp")
         if isinstance(data, pd.DataFrame):
             data.to_parquet(tmp, index=False)
-        elif data._find_backend().name == "duckdb":
+        elif data._find_backend(use_default=True).name == "duckdb":
             # DuckDB writes the file itself (COPY ... TO, in the query's row order, in
             # parallel): nothing passes through Python
             data.select(**{c: _nanoseconds(data[c]) for c in data.columns}).to_parquet(tmp)
