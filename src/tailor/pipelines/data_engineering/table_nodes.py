@@ -107,12 +107,15 @@ def clean_transactions(
     (as :func:`tailor.pipelines.data_engineering.nodes.clean_transactions`). The later
     lines follow the earlier ones in input order, as pandas concatenates them.
     """
+    rows, steps = _row_rules(transactions, suppression)
     if split is None:
-        demand, customer, (steps, netting) = _clean(transactions, users, suppression, params)
+        demand, customer, netting = _clean(rows, steps, users, params)
         return (demand, customer, *_report(steps, netting, customer))
-    before = transactions.ts <= be.ts_literal(split["cutoff"])
-    demand_past, customer_past, _ = _clean(transactions.filter(before), users, suppression, params)
-    demand_all, customer_all, (steps, netting) = _clean(transactions, users, suppression, params)
+    # Duplicates share their timestamp and suppression is per line: both rules give the
+    # same lines up to the cut-off whether they see the later lines or not.
+    past = rows.filter(rows.ts <= be.ts_literal(split["cutoff"]))
+    demand_past, customer_past, _ = _clean(past, [], users, params)
+    demand_all, customer_all, netting = _clean(rows, steps, users, params)
     offset = int(be.scalar(transactions[ROW].max()) or 0) + 1
 
     def later(t: ibis.Table) -> ibis.Table:
@@ -128,18 +131,23 @@ def clean_transactions(
     return (demand, customer, *_report(steps, netting, customer))
 
 
-def _clean(
-    transactions: ibis.Table,
-    users: ibis.Table,
-    suppression: ibis.Table,
-    params: dict[str, Any],
-) -> tuple[ibis.Table, ibis.Table, tuple[list[tuple[str, int]], dict[str, int]]]:
-    """The cleaning rules on ``transactions``: demand lines, customer lines, report steps."""
+def _row_rules(
+    transactions: ibis.Table, suppression: ibis.Table
+) -> tuple[ibis.Table, list[tuple[str, int]]]:
+    """Exact duplicates and suppressed users: the rules that look at no other line's time."""
     steps: list[tuple[str, int]] = [("rows_in", be.count(transactions))]
     df, n = rules.drop_exact_duplicates(transactions)
     steps.append(("exact_duplicates", n))
     df, n = rules.drop_users(df, suppression)
     steps.append(("suppressed_users", n))
+    return df, steps
+
+
+def _clean(
+    df: ibis.Table, steps: list[tuple[str, int]], users: ibis.Table, params: dict[str, Any]
+) -> tuple[ibis.Table, ibis.Table, dict[str, int]]:
+    """The other cleaning rules, in order, on the lines :func:`_row_rules` kept: demand
+    lines, customer lines, netting counts; the report's steps are appended to ``steps``."""
     df, netting = rules.net_cancellations(df, params["cancellation_prefix"])
     steps.append(("cancellation_lines", netting["cancellation_lines"]))
     cancelled = netting["purchase_lines_cancelled_exactly"]
@@ -153,7 +161,7 @@ def _clean(
     steps += list(counts.items())
     demand, customer, stats = rules.split_by_consent(df, users)
     steps += list(stats.items())
-    return demand, customer, (steps, netting)
+    return demand, customer, netting
 
 
 def _report(
