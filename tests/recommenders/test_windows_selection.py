@@ -81,6 +81,29 @@ def test_selection_falls_back_to_popularity_and_says_so() -> None:
     assert "no candidate beat popularity" in out["reason"]
 
 
+def test_one_standard_error_rule_prefers_the_simpler_candidate_inside_the_spread() -> None:
+    """best mean 0.20 over windows 0.16, 0.24: SE = std(ddof 1) / sqrt(2) = 0.04. 'simple'
+    (0.17) is within 0.20 - 0.04 = 0.16 and simpler: served; 'plain' (0.15) is not."""
+    cands = {
+        "popularity": cand([0.10, 0.10]),
+        "complex": cand([0.16, 0.24]),
+        "simple": cand([0.15, 0.19]),
+    }
+    out = choose_served(cands, "popularity", "m", simplest_first=["simple", "complex"])
+    assert out["candidate"] == "simple" and out["best"] == "complex"
+    assert out["spread"] == pytest.approx(0.04)
+    assert out["margin"] == pytest.approx(0.03)
+    assert "one standard error" in out["reason"]
+    # outside the spread the better candidate wins; without the rule the best mean wins
+    cands["simple"] = cand([0.13, 0.17])
+    assert choose_served(cands, "popularity", "m", simplest_first=["simple"])["candidate"] == (
+        "complex"
+    )
+    cands["simple"] = cand([0.15, 0.19])
+    plain = choose_served(cands, "popularity", "m", simplest_first=["simple"], one_se=False)
+    assert plain["candidate"] == "complex"
+
+
 def test_top_k_order_matches_a_stable_full_sort_with_ties() -> None:
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 5, size=(50, 400)).astype(float)

@@ -18,7 +18,7 @@ import optuna
 
 from tailor.progress import TrialProgress
 from tailor.recommenders.base import Recommender
-from tailor.recommenders.evaluate import score_model
+from tailor.recommenders.evaluate import score_model, score_next_basket
 from tailor.recommenders.priors import is_neutral
 from tailor.recommenders.registry import make_candidate, split_prior
 from tailor.recommenders.windows import Window, summarise_windows
@@ -26,6 +26,7 @@ from tailor.tracking import OptunaMlflowCallback, open_study, study_name, sugges
 
 log = logging.getLogger(__name__)
 STUDY_DB = "optuna_recommender.db"  # under tuning.storage_dir, shared by families and blend
+PROTOCOLS = ("discovery", "next_basket")
 
 
 def mlflow_callback(family: str) -> OptunaMlflowCallback:
@@ -100,9 +101,13 @@ def evaluate_on_windows(
     target: str,
     cache: dict[str, Recommender] | None = None,
     on_epoch: Any = None,
+    protocol: str = "discovery",
 ) -> dict[str, Any]:
     """Fit ``params`` on every window and score it: per-window metrics, their mean and
-    spread, and the effect of the prior per window (score with it minus without it)."""
+    spread, and the effect of the prior per window (score with it minus without it).
+    ``protocol``: ``discovery`` (new items only) or ``next_basket`` (repeats included)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
     model_params, prior = split_prior(params)
     key = json.dumps(model_params, sort_keys=True, default=str)
     per_window, prior_effect = [], []
@@ -116,6 +121,9 @@ def evaluate_on_windows(
             model.fit(w.fit, w.items, w.users, on_epoch=on_epoch if last else None)
             if cache is not None:
                 cache[wkey] = model
+        if protocol == "next_basket":
+            per_window.append(score_next_basket(model, w.basket, w.bought, ks)[0])
+            continue
         metrics = score_model(model, w.relevant, ks, w.n_items_all)[0]
         per_window.append(metrics)
         if model.nonnegative_scores and not is_neutral(prior):
@@ -150,7 +158,13 @@ def tune_family(
     target = f"ndcg_at_{int(tuning['target_k'])}"
     fixed = dict(cfg.get("fixed", {}))
     space = dict(cfg.get("space", {}))
-    name = family_study_name(family, windows, {"fixed": fixed, "space": space, "seed": seed})
+    protocol = str(cfg.get("protocol", "discovery"))
+    name = family_study_name(
+        family,
+        windows,
+        {"fixed": fixed, "space": space, "seed": seed}
+        | ({"protocol": protocol} if protocol != "discovery" else {}),
+    )
     study = open_study(
         name,
         tuning.get("storage_dir"),
@@ -186,7 +200,9 @@ def tune_family(
                 raise optuna.TrialPruned()
 
         start = time.perf_counter()
-        result = evaluate_on_windows(family, params, windows, ks, seed, target, cache, on_epoch)
+        result = evaluate_on_windows(
+            family, params, windows, ks, seed, target, cache, on_epoch, protocol
+        )
         while len(cache) > cache_size:
             cache.pop(next(iter(cache)))
         metrics = result["val_metrics"]

@@ -75,6 +75,9 @@ def run(data: dict[str, Any]) -> dict[str, Any]:
         *sorted(o for o in pipeline.all_outputs() if o.startswith("recommender_tuned")),
         "recommender_untuned",
         "recommender_selection",
+        "recommender_untuned_nb",
+        "recommender_mixes",
+        "recommender_selection_nb",
         "recommender_served",
         "recommendations_test",
     ]
@@ -110,10 +113,17 @@ def test_poisoned_test_window_changes_no_choice() -> None:
             assert clean[name].get("val_windows") == dirty[name].get("val_windows"), name
     assert clean["recommender_untuned"] == dirty["recommender_untuned"]
     assert clean["recommender_selection"] == dirty["recommender_selection"]
+    # the next-basket side: baselines, every mix's setting and scores, its choice
+    for name in ("recommender_untuned_nb", "recommender_mixes", "recommender_selection_nb"):
+        assert clean[name] == dirty[name], name
     assert clean["recommender_served"]["candidate"] == dirty["recommender_served"]["candidate"]
     assert clean["recommender_served"]["params"] == dirty["recommender_served"]["params"]
     assert clean["recommender_served"]["val_metrics"] == dirty["recommender_served"]["val_metrics"]
     # ...while the test numbers did change: the poison reached the test scoring.
     assert (
         clean["recommender_served"]["test_metrics"] != dirty["recommender_served"]["test_metrics"]
+    )
+    assert (
+        clean["recommender_served"]["test_nb_metrics"]
+        != dirty["recommender_served"]["test_nb_metrics"]
     )

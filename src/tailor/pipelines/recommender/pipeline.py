@@ -9,15 +9,19 @@ from kedro.pipeline import Node, Pipeline
 
 from tailor.pipelines.recommender.nodes import (
     FAMILIES,
+    REPEAT_FAMILIES,
     challenge_champion,
     make_tune_node,
     refit_and_score,
     refit_for_serving,
     registration,
+    select_next_basket,
     select_served,
     train_user_attributes,
     tune_blend,
+    tune_next_basket,
     validate_untuned,
+    validate_untuned_next_basket,
     validation_windows,
 )
 
@@ -28,6 +32,7 @@ WINDOWS = "recommender_windows"
 
 def create_pipeline(**kwargs: object) -> Pipeline:
     tuned = [f"recommender_tuned_{f}" for f in FAMILIES]
+    repeat = [f"recommender_tuned_{f}" for f in REPEAT_FAMILIES]
     nodes = [
         Node(
             validation_windows,
@@ -51,7 +56,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
     ]
     nodes += [
         Node(make_tune_node(f), [WINDOWS, P, SEED], f"recommender_tuned_{f}", name=f"tune_{f}")
-        for f in FAMILIES
+        for f in FAMILIES + REPEAT_FAMILIES
     ]
     nodes += [
         Node(validate_untuned, [WINDOWS, P, SEED], "recommender_untuned", name="validate_untuned"),
@@ -61,6 +66,34 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             [P, "recommender_untuned", "recommender_tuned_blend", *tuned],
             "recommender_selection",
             name="select_served",
+        ),
+        Node(
+            validate_untuned_next_basket,
+            [WINDOWS, P, SEED],
+            "recommender_untuned_nb",
+            name="validate_untuned_next_basket",
+        ),
+        Node(
+            tune_next_basket,
+            [
+                WINDOWS,
+                P,
+                SEED,
+                "recommender_selection",
+                "recommender_untuned",
+                "recommender_tuned_blend",
+                "recommender_untuned_nb",
+                *tuned,
+                *repeat,
+            ],
+            "recommender_mixes",
+            name="tune_next_basket_mix",
+        ),
+        Node(
+            select_next_basket,
+            [P, "recommender_untuned_nb", "recommender_mixes", *repeat],
+            "recommender_selection_nb",
+            name="select_next_basket",
         ),
         Node(
             refit_and_score,
@@ -74,10 +107,15 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 "recommender_selection",
                 "recommender_untuned",
                 "recommender_tuned_blend",
+                "recommender_selection_nb",
+                "recommender_untuned_nb",
+                "recommender_mixes",
                 *tuned,
+                *repeat,
             ],
             [
                 "recommendations_test",
+                "recommendations_test_nb",
                 "recommender_results",
                 "recommender_metrics",
                 "recommender_served_model",

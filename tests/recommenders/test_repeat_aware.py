@@ -1,0 +1,149 @@
+"""Repeat-aware candidates and the mixed served list on planted purchase cycles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tailor.metrics import lists_from_frame
+from tailor.recommenders.due_again import DueAgainRecommender
+from tailor.recommenders.ease import EaseRecommender
+from tailor.recommenders.mixed import MixedRecommender, merge, mix_weights, repeat_counts
+from tailor.recommenders.ptopfreq import PTopFreqRecommender
+from tailor.recommenders.tifu_knn import TifuKnnRecommender
+
+END = pd.Timestamp("2024-12-31")
+
+
+def cycles(n_users: int = 30, seed: int = 0) -> pd.DataFrame:
+    """Each user buys 'cyc<u % 3>' every 14 days over the last 5 months (last purchase 14
+    days before the end: due now), bought 'old<u % 5>' three times in one week 500 days ago,
+    and one random filler item per cycle order."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        for n, day in enumerate(range(150, 13, -14)):
+            ts = END - pd.Timedelta(days=day)
+            order = f"u{u}-c{n}"
+            rows.append((f"u{u}", f"cyc{u % 3}", order, ts))
+            rows.append((f"u{u}", f"fill{int(rng.integers(0, 20))}", order, ts))
+        for n in range(3):
+            ts = END - pd.Timedelta(days=500 - n * 2)
+            rows.append((f"u{u}", f"old{u % 5}", f"u{u}-o{n}", ts))
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "order_id", "ts"])
+    return df.assign(quantity=1, unit_price=1.0)
+
+
+@pytest.fixture(scope="module")
+def shop() -> pd.DataFrame:
+    return cycles()
+
+
+def _rank(recs: pd.DataFrame, user: str, item: str) -> int:
+    row = recs[(recs["user_id"] == user) & (recs["item_id"] == item)]
+    assert len(row) == 1, f"{item} not in {user}'s list"
+    return int(row["rank"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        PTopFreqRecommender(half_life_days=90),
+        DueAgainRecommender(),
+        TifuKnnRecommender(neighbours=5),
+    ],
+    ids=["ptopfreq", "due_again", "tifu_knn"],
+)
+def test_items_due_again_rank_above_items_bought_once_long_ago(shop, model) -> None:
+    """'old' was bought in 3 orders 500 days ago, 'cyc' in 11 orders every 14 days and is
+    due now: every repeat-aware candidate ranks the cycle item above the old one."""
+    fitted = model.fit(shop)
+    users = sorted(shop["user_id"].unique())
+    recs = fitted.recommend(users, 40, exclude=False)
+    for u in users:
+        n = int(u[1:])
+        assert _rank(recs, u, f"cyc{n % 3}") < _rank(recs, u, f"old{n % 5}")
+    # past items first, before anything the user never bought (P-TopFreq, due again)
+    if not isinstance(model, TifuKnnRecommender):
+        first = recs[recs["rank"] <= 2]
+        bought = set(zip(shop["user_id"], shop["item_id"], strict=True))
+        assert all(
+            (u, i) in bought for u, i in zip(first["user_id"], first["item_id"], strict=True)
+        )
+
+
+def test_due_again_puts_the_due_item_above_a_more_frequent_one_not_due() -> None:
+    """'daily' was bought on 20 days in a row 200 days ago (interval 1 day, long overdue:
+    not due); 'monthly' every 30 days, last 30 days ago (due now): due first; P-TopFreq
+    without decay ranks by count (daily first)."""
+    rows = [("u", "daily", f"d{i}", END - pd.Timedelta(days=220 - i)) for i in range(20)]
+    rows += [("u", "monthly", f"m{i}", END - pd.Timedelta(days=30 * i)) for i in range(1, 5)]
+    rows += [("v", "x", "v1", END)]
+    shop = pd.DataFrame(rows, columns=["user_id", "item_id", "order_id", "ts"])
+    due = DueAgainRecommender(overdue_days=30).fit(shop).recommend(["u"], 2, exclude=False)
+    assert due["item_id"].tolist() == ["monthly", "daily"]
+    freq = PTopFreqRecommender().fit(shop).recommend(["u"], 2, exclude=False)
+    assert freq["item_id"].tolist() == ["daily", "monthly"]
+
+
+def test_ptopfreq_decay_prefers_recent_orders() -> None:
+    """'a' in 3 orders 400 days ago, 'b' in 2 orders last week: counts say a, decay says b."""
+    rows = [("u", "a", f"a{i}", END - pd.Timedelta(days=400 + i)) for i in range(3)]
+    rows += [("u", "b", f"b{i}", END - pd.Timedelta(days=7 + i)) for i in range(2)]
+    rows += [("v", "c", "c1", END), ("v", "c", "c2", END), ("w", "c", "c3", END)]
+    shop = pd.DataFrame(rows, columns=["user_id", "item_id", "order_id", "ts"])
+    plain = PTopFreqRecommender().fit(shop).recommend(["u"], 3, exclude=False)
+    decayed = PTopFreqRecommender(half_life_days=90).fit(shop).recommend(["u"], 3, exclude=False)
+    assert plain["item_id"].tolist() == ["a", "b", "c"]  # c: the popularity fill
+    assert decayed["item_id"].tolist() == ["b", "a", "c"]
+
+
+def test_merge_by_hand() -> None:
+    """rrf_k 1: repeat ranks 1, 2 score w/2, w/3; explore ranks 1, 2 score (1-w)/2, (1-w)/3.
+    w = 0.8: r1 .4, r2 .267, e1 .1, e2 .067; w = 0.2: e1 .4, e2 .267, r1 .1, r2 .067."""
+    rep = pd.DataFrame({"user_id": ["u", "u", "v", "v"], "rank": [1, 2, 1, 2],
+                        "item_id": ["r1", "r2", "r1", "r2"]})  # fmt: skip
+    exp = pd.DataFrame({"user_id": ["u", "u", "v", "v"], "rank": [1, 2, 1, 2],
+                        "item_id": ["e1", "e2", "e1", "r1"]})  # fmt: skip
+    out = merge(exp, rep, ["u", "v"], np.array([0.8, 0.2]), 1.0)
+    lists = lists_from_frame(out)
+    assert lists["u"] == ["r1", "r2", "e1", "e2"]
+    # v: e1 .4, then r1 as explore rank 2 (.267) beats its repeat score (.1): counted once
+    assert lists["v"] == ["e1", "r1", "r2"]
+    assert out[out["user_id"] == "u"]["score"].tolist() == pytest.approx(
+        [0.4, 0.8 / 3, 0.1, 0.2 / 3]
+    )
+
+
+def test_repeat_propensity_is_the_users_own_rate_shrunk_to_the_shop() -> None:
+    """u: orders {a}, {a, b}, {a}: after the first order 3 lines, 2 repeats; v: {c}, {d}:
+    1 line, 0 repeats; shop rate 2/4. shrink 2: u (2 + 1) / (3 + 2) = 0.6, v 1/3."""
+    rows = [("u", "a", "1", 1), ("u", "a", "2", 2), ("u", "b", "2", 2), ("u", "a", "3", 3),
+            ("v", "c", "4", 1), ("v", "d", "5", 2)]  # fmt: skip
+    lines = pd.DataFrame(rows, columns=["user_id", "item_id", "order_id", "day"])
+    lines["ts"] = END + pd.to_timedelta(lines.pop("day"), unit="D")
+    counts = repeat_counts(lines)
+    assert counts.loc["u"].tolist() == [3.0, 2.0] and counts.loc["v"].tolist() == [1.0, 0.0]
+    w = mix_weights(counts, ["u", "v"], {"kind": "propensity", "bias": 0.0, "shrink": 2.0})
+    assert w == pytest.approx([0.6, 1 / 3])
+    shifted = mix_weights(counts, ["u"], {"kind": "propensity", "bias": 1.0, "shrink": 2.0})
+    assert shifted[0] == pytest.approx(1 / (1 + np.exp(-(np.log(0.6 / 0.4) + 1.0))))
+
+
+def test_mixed_list_keeps_the_explore_order_and_serves_past_items(shop) -> None:
+    explore = EaseRecommender(lam=10.0, min_item_buyers=1).fit(shop)
+    repeat = PTopFreqRecommender(half_life_days=90).fit(shop)
+    mix = MixedRecommender.from_fitted(
+        explore, repeat, {"kind": "constant", "value": 0.5, "rrf_k": 1.0}, shop
+    )
+    users = sorted(shop["user_id"].unique())
+    both = mix.mixed(users, 5, 5)
+    alone = explore.recommend(users, 5)
+    got = lists_from_frame(both[both["part"] == "explore"])
+    assert got == lists_from_frame(alone)
+    served = mix.recommend(users, 6)
+    assert served.groupby("user_id").size().eq(6).all()
+    first = served[served["rank"] == 1]
+    # w = 0.5: the best past item and the best new item share the top two slots
+    assert (first["item_id"].str.startswith("cyc")).all()
