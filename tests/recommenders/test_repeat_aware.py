@@ -147,3 +147,18 @@ def test_mixed_list_keeps_the_explore_order_and_serves_past_items(shop) -> None:
     first = served[served["rank"] == 1]
     # w = 0.5: the best past item and the best new item share the top two slots
     assert (first["item_id"].str.startswith("cyc")).all()
+
+
+def test_a_live_purchase_leaves_the_repeat_part_and_pyfunc_serves_the_mix(shop) -> None:
+    from tailor.recommenders.pyfunc import predict_frame
+
+    explore = EaseRecommender(lam=10.0, min_item_buyers=1).fit(shop)
+    repeat = PTopFreqRecommender(half_life_days=90).fit(shop)
+    mix = MixedRecommender.from_fitted(explore, repeat, {"kind": "first", "rrf_k": 1.0}, shop)
+    frame = pd.DataFrame({"user_id": ["u1", "u1", "nobody"], "k": [3, 3, 3],
+                          "recent_items": ["", "cyc1", "cyc1"]})  # fmt: skip
+    out = predict_frame(mix, frame)
+    first, live, cold = (g["item_id"].tolist() for _, g in out.groupby(out.index // 3))
+    assert first[0] == "cyc1"  # u1's cycle item, bought again
+    assert "cyc1" not in live and len(live) == 3  # just bought live: not offered now
+    assert "cyc1" not in cold and len(cold) == 3  # a new visitor: only new items

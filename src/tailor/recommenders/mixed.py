@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.recommenders.base import CHUNK, MAX_CELLS, EpochCallback, Recommender, top_k_order
+from tailor.recommenders.matrix import history_rows
 from tailor.recommenders.repeat_history import order_items
 
 KINDS = ("first", "constant", "propensity")
@@ -143,7 +144,8 @@ class MixedRecommender(Recommender):
     def repeat_lists(
         self, user_ids: Sequence[str], k: int, recent: Sequence[Sequence[str]] | None = None
     ) -> pd.DataFrame:
-        """The repeat source's top ``k`` among each customer's own past (and live) items."""
+        """The repeat source's top ``k`` among each customer's own past items (not the live
+        ``recent`` ones: just bought or in view, they are not offered again now)."""
         parts = []
         chunk = max(1, min(CHUNK, MAX_CELLS // max(self.n_items, 1)))
         for start in range(0, len(user_ids), chunk):
@@ -153,6 +155,10 @@ class MixedRecommender(Recommender):
             keep = np.full(scores.shape, -np.inf)
             r, c = hist.nonzero()
             keep[r, c] = scores[r, c]
+            if rec is not None:  # an item seen or bought live is not offered again now
+                keep[
+                    history_rows([list(x) for x in rec], self.item_index, self.n_items).nonzero()
+                ] = -np.inf
             kk = min(int(k), self.n_items)
             order = top_k_order(keep, kk)
             top = np.take_along_axis(keep, order, axis=1)
@@ -180,6 +186,22 @@ class MixedRecommender(Recommender):
         """All of the top ``k_explore`` new and ``k_repeat`` past items of each customer,
         merged by the mixed score (``user_id, rank, item_id, score, part``)."""
         user_ids = [str(u) for u in user_ids]
+        occurrence = pd.Series(user_ids).groupby(user_ids).cumcount().to_numpy()
+        if len(user_ids) and occurrence.max() > 0:
+            # one user asked twice (e.g. with different live items): merge is per user, so
+            # each round holds every user once; answers keep the request order
+            parts = []
+            for n in range(int(occurrence.max()) + 1):
+                pos = np.flatnonzero(occurrence == n)
+                users = [user_ids[i] for i in pos]
+                rec = [recent[i] for i in pos] if recent is not None else None
+                part = self.mixed(users, k_explore, k_repeat, rec)
+                parts.append(
+                    part.assign(_pos=part["user_id"].map(dict(zip(users, pos, strict=True))))
+                )
+            out = pd.concat(parts, ignore_index=True)
+            out = out.sort_values(["_pos", "rank"], kind="stable").drop(columns="_pos")
+            return out.reset_index(drop=True)
         explore = self.explore.recommend(user_ids, k_explore, exclude=True, recent=recent)
         repeat = self.repeat_lists(user_ids, k_repeat, recent)
         return merge(explore, repeat, user_ids, self.weights_of(user_ids), self.rrf_k)
