@@ -529,8 +529,14 @@ def refit_and_score(
     served = fitted[served_name]
     spec = specs[served_name]
     test_served = record(SERVED, served, 0.0, specs[discovery_choice])
+    # what the shop serves: the discovery choice excludes past items, the next-basket
+    # floor (popularity) does not, a mix brings them back through its repeat part
     nb_served = record_nb(
-        SERVED, served, 0.0, spec if served_name in mixes else None, exclude=False
+        SERVED,
+        served,
+        0.0,
+        spec if served_name in mixes else None,
+        exclude=protocol == "discovery",
     )
     if isinstance(served, MixedRecommender):  # the served list as one frame, both parts
         recs[-1] = (
