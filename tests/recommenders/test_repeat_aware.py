@@ -162,3 +162,20 @@ def test_a_live_purchase_leaves_the_repeat_part_and_pyfunc_serves_the_mix(shop) 
     assert first[0] == "cyc1"  # u1's cycle item, bought again
     assert "cyc1" not in live and len(live) == 3  # just bought live: not offered now
     assert "cyc1" not in cold and len(cold) == 3  # a new visitor: only new items
+
+
+def test_tifu_knn_decays_old_groups_and_borrows_from_neighbours() -> None:
+    """Group size 1, group decay 0.7: b (orders 1 and 2 back) weighs 1 + 0.7, a (3, 4, 5
+    back) 0.49 + 0.343 + 0.24: b first although a was bought more often. u's only
+    neighbours-to-be v, w bought b and y; z is bought by more people (popularity) but by
+    no neighbour: with alpha 0.5 y comes before z."""
+    rows = [("u", "a", f"a{i}", END - pd.Timedelta(days=300 + i)) for i in range(3)]
+    rows += [("u", "b", f"b{i}", END - pd.Timedelta(days=7 + i)) for i in range(2)]
+    rows += [(v, it, f"{v}{it}", END) for v in ("v", "w") for it in ("b", "y")]
+    rows += [(f"p{i}", "z", f"z{i}", END) for i in range(4)]
+    shop = pd.DataFrame(rows, columns=["user_id", "item_id", "order_id", "ts"])
+    params = {"group_size": 1, "within_decay": 0.9, "group_decay": 0.7, "neighbours": 2}
+    own = TifuKnnRecommender(alpha=1.0, **params).fit(shop).recommend(["u"], 2, exclude=False)
+    assert own["item_id"].tolist() == ["b", "a"]
+    both = TifuKnnRecommender(alpha=0.5, **params).fit(shop).recommend(["u"], 4, exclude=False)
+    assert both["item_id"].tolist().index("y") < both["item_id"].tolist().index("z")
