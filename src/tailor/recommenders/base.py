@@ -122,6 +122,14 @@ class Recommender(ABC):
         )
         return self
 
+    def adopt_fitted(self, other: Recommender) -> None:
+        """Take ``other``'s id maps, histories and fallback: a model made of models fitted
+        on the same data (blend, mix) has no fit of its own."""
+        for attr in ("as_of", "item_ids", "item_index", "user_ids", "user_index", "seen"):
+            setattr(self, attr, getattr(other, attr))
+        self.fallback = other.fallback
+        self.prior = None
+
     @property
     def scored_history(self) -> sp.csr_matrix:
         """Users' bought items as the model scores them (time-decayed if the prior says so)."""

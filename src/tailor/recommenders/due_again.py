@@ -14,11 +14,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tailor.forecasting.replenishment import replenishment_candidates
-from tailor.recommenders.base import EpochCallback, Recommender
+from tailor.recommenders.base import EpochCallback
+from tailor.recommenders.ptopfreq import PTopFreqRecommender
 from tailor.recommenders.repeat_history import decayed_counts, fill_scores, personal_first
 
 
-class DueAgainRecommender(Recommender):
+class DueAgainRecommender(PTopFreqRecommender):
+    """P-TopFreq (plain counts) with the items due again moved to the top; cold and live
+    histories are scored as P-TopFreq scores them."""
+
     name = "due_again"
 
     def _fit(
@@ -51,10 +55,6 @@ class DueAgainRecommender(Recommender):
         self.freq = decayed_counts(lines, self.user_index, self.item_index, self.as_of, None)
         self.fill = fill_scores(self.fallback)
 
-    @property
-    def scored_history(self) -> sp.csr_matrix:
-        return self.freq
-
     def _score_users(self, rows: np.ndarray) -> np.ndarray:
         freq = self.freq[rows].toarray()
         due = self.due[rows].toarray()
@@ -62,8 +62,3 @@ class DueAgainRecommender(Recommender):
         # due items above every other past item (2 + score), the rest by order count
         history = np.where(due > 0, 2.0 + due, freq / top)
         return personal_first(history, freq, self.fill)
-
-    def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        dense = histories.toarray().astype(np.float64)
-        top = np.maximum(dense.max(axis=1, keepdims=True), 1e-12)
-        return personal_first(dense / top, dense, self.fill)

@@ -109,9 +109,7 @@ class MixedRecommender(Recommender):
         """A mix of two models fitted on ``interactions`` (the customers' repeat rates
         are read from the same lines)."""
         out = cls(explore, repeat, mix, seed=seed)
-        for attr in ("as_of", "item_ids", "item_index", "user_ids", "user_index", "seen"):
-            setattr(out, attr, getattr(explore, attr))
-        out.fallback, out.prior = explore.fallback, None
+        out.adopt_fitted(explore)
         out.counts = repeat_counts(interactions)
         out.weight = mix_weights(out.counts, list(out.user_ids), out.mix)
         return out
