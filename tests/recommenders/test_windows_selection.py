@@ -82,24 +82,25 @@ def test_selection_falls_back_to_popularity_and_says_so() -> None:
 
 
 def test_one_standard_error_rule_prefers_the_simpler_candidate_inside_the_spread() -> None:
-    """best mean 0.20 over windows 0.16, 0.24: SE = std(ddof 1) / sqrt(2) = 0.04. 'simple'
-    (0.17) is within 0.20 - 0.04 = 0.16 and simpler: served; 'plain' (0.15) is not."""
+    """'complex' (0.16, 0.24) leads 'simple' (0.13, 0.25) by (0.03, -0.01): mean 0.01,
+    SE = std(ddof 1) / sqrt(2) = 0.02: inside one SE, so the simpler one is served."""
     cands = {
         "popularity": cand([0.10, 0.10]),
         "complex": cand([0.16, 0.24]),
-        "simple": cand([0.15, 0.19]),
+        "simple": cand([0.13, 0.25]),
     }
     out = choose_served(cands, "popularity", "m", simplest_first=["simple", "complex"])
     assert out["candidate"] == "simple" and out["best"] == "complex"
-    assert out["spread"] == pytest.approx(0.04)
-    assert out["margin"] == pytest.approx(0.03)
+    assert out["margin"] == pytest.approx(0.01) and out["spread"] == pytest.approx(0.02)
     assert "one standard error" in out["reason"]
-    # outside the spread the better candidate wins; without the rule the best mean wins
-    cands["simple"] = cand([0.13, 0.17])
-    assert choose_served(cands, "popularity", "m", simplest_first=["simple"])["candidate"] == (
-        "complex"
-    )
-    cands["simple"] = cand([0.15, 0.19])
+    # a lead of 0.01 on BOTH windows has no spread: the better candidate is served, although
+    # the best's own scores vary by 0.08 (a level shift of the windows, not noise)
+    cands["simple"] = cand([0.15, 0.23])
+    out = choose_served(cands, "popularity", "m", simplest_first=["simple"])
+    assert out["candidate"] == "complex" and out["versus"] == "simple"
+    assert out["margin"] == pytest.approx(0.01) and out["spread"] == pytest.approx(0.0)
+    # without the rule the best mean wins
+    cands["simple"] = cand([0.13, 0.25])
     plain = choose_served(cands, "popularity", "m", simplest_first=["simple"], one_se=False)
     assert plain["candidate"] == "complex"
 
