@@ -283,3 +283,36 @@ def test_history_half_life_ranks_what_a_user_bought_recently_first() -> None:
     knn = ItemKnnRecommender(neighbours=5).fit(lines, items)
     blend = BlendRecommender.from_fitted([decayed, knn], [1.0, 0.0])
     assert top(blend) == top(blend, [["B"]]) == ["Y", "X"]
+
+
+def test_next_basket_choice_is_a_mix_never_a_popularity_filled_source() -> None:
+    """Sources alone (popularity-filled) are references, not servable; mixes compete with
+    the next-basket floor, 'first' counting as simpler than 'propensity'."""
+    from tailor.pipelines.recommender.nodes import select_next_basket
+
+    def nb(windows: list[float]) -> dict:
+        return {
+            "val_metrics": {"ndcg_at_10": float(np.mean(windows))},
+            "val_windows": [{"ndcg_at_10": w} for w in windows],
+        }
+
+    params = {
+        "next_basket": {"baseline": "popularity"},
+        "selection": {"min_window_ratio": 1.0, "one_se": True},
+        "tuning": {"target_k": 10},
+    }
+    untuned = {"popularity": nb([0.10, 0.12]), "ptopfreq_default": nb([0.50, 0.50])}
+    mixes = {
+        "mix_first_ptopfreq_default": nb([0.30, 0.36]),
+        "mix_propensity_ptopfreq_default": nb([0.34, 0.34]),  # lead (0.04, -0.02): noise
+    }
+    out = select_next_basket(params, untuned, mixes)
+    assert out["candidate"] == "mix_first_ptopfreq_default"
+    assert "ptopfreq_default" not in out["eligible"] and "ptopfreq_default" not in out["rejected"]
+    mixes["mix_propensity_ptopfreq_default"] = nb([0.35, 0.41])  # leads by 0.05 on both
+    assert select_next_basket(params, untuned, mixes)["candidate"] == (
+        "mix_propensity_ptopfreq_default"
+    )
+    mixes = {k: nb([0.09, 0.5]) for k in mixes}  # below the floor on a window: popularity
+    out = select_next_basket(params, untuned, mixes)
+    assert out["candidate"] == "popularity" and out["fallback"]
