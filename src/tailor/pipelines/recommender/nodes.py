@@ -538,12 +538,6 @@ def refit_and_score(
         spec if served_name in mixes else None,
         exclude=protocol == "discovery",
     )
-    if isinstance(served, MixedRecommender):  # the served list as one frame, both parts
-        recs[-1] = (
-            served.mixed(sorted(relevant), top_k, top_k)
-            .drop(columns="part")
-            .assign(candidate=SERVED)
-        )
     metrics.update(_metric_entries("val", specs[discovery_choice]["val_metrics"]))
     if served_name in mixes:
         metrics.update(_metric_entries("val_nb", spec["val_metrics"]))
