@@ -2,10 +2,10 @@
 
 One real `kedro run --pipeline forecasting` in the checkout (it needs the data_engineering and
 segmentation outputs of the same environment there), timed, then its tables: every demand
-candidate on the validation folds (recency-weighted rank, the served-model rule) and on the
+candidate on the validation folds (fold-weighted rank, the served-model rule) and on the
 hold-out (MASE, 80 % interval coverage and width; seasonal naive and the best model of the
 same run as the yardsticks), the per-segment served choices, next purchase (chosen on
-validation MAE among the AFT model and two baselines) and replenishment. `--no-run` only
+validation MAE among the AFT model, BG/NBD and two baselines) and replenishment. `--no-run` only
 tabulates the outputs of the last run. Tables go to bench/RESULTS.md, one section per env.
 """
 
@@ -90,7 +90,7 @@ def demand_table(results: pd.DataFrame) -> str:
 
 
 def done_when(results: pd.DataFrame, segment: str = "all") -> list[dict]:
-    """Issue 13's figures per target: served vs seasonal naive and vs the best of the run."""
+    """Issue 23's figures per target: served vs seasonal naive and vs the best of the run."""
     hold = results[(results["segment"] == segment) & (results["window"] == "holdout")]
     rows = []
     for target, part in hold.groupby("target"):
@@ -161,11 +161,21 @@ def main() -> None:
         results[(results["segment"] == "all") & (results["window"] == "holdout")]["n_days"].iloc[0]
     )
     degraded = f" (degraded: {'; '.join(windows['warnings'])})" if windows["warnings"] else ""
+    seasonal = windows.get("seasonal_origins", [])
+    season = (
+        "The hold-out's weeks a year earlier are in the data (`season_seen`): "
+        f"{len(seasonal)} seasonal-origin fold(s) from {', '.join(seasonal) or '–'}; "
+        "the interval is calibrated on the folds nearest in season."
+        if windows.get("season_seen")
+        else "**Season not seen**: the hold-out's weeks a year earlier are not in the data, "
+        "so the served interval is labelled uncalibrated."
+    )
     body = f"""
 Environment `{args.env}`: hold-out {windows["holdout_start"]} .. {windows["holdout_end"]}
-({n_days} trading days scored), {windows["n_folds"]} validation folds of
+({n_days} trading days scored), {windows["n_folds"]} recent validation folds of
 {windows["horizon_days"]} days, {windows["fold_step_days"]} days apart{degraded}.
-The served model is chosen on the folds only (lowest recency-weighted mean rank).
+{season}
+The served model is chosen on the folds only (lowest fold-weighted mean rank).
 
 {timing}
 
@@ -174,7 +184,7 @@ bias = mean forecast − actual; interval = the model's own or conformal):
 
 {demand_table(results)}
 
-**Issue 13's figures** (served hold-out MASE below seasonal naive's and ≤ 1.10 × the best
+**Issue 23's figures** (served hold-out MASE below seasonal naive's and ≤ 1.10 × the best
 model of the run; 80 % interval coverage in 65–95 %):
 
 {markdown_table(done_when(results))}
@@ -184,7 +194,8 @@ model of the run; 80 % interval coverage in 65–95 %):
 {segment_table(results)}
 
 **Next purchase** (served = lowest validation MAE on returners; test at the split cut-off,
-censored customers kept):
+censored customers kept; BG/NBD is the CLV baseline, issue 23: served MAE ≤ 1.05 × the best,
+AUC 30 d ≥ BG/NBD's):
 
 {next_purchase_table(nxt)}
 

@@ -5,7 +5,8 @@ statsforecast models need a regular series, so closed weekdays (Saturdays on the
 data) are removed, leaving a season of the remaining weekdays (6), and irregular closures on
 open weekdays (holidays, a Christmas break) are imputed with the same weekday's previous
 trading value. Forecasts are mapped back to calendar days; closed days get 0. MSTL gets a
-yearly season only with ``yearly`` (enough history); otherwise weekly only.
+yearly season only with ``yearly`` (the history holds the forecast's window a year earlier);
+otherwise weekly only.
 """
 
 from __future__ import annotations

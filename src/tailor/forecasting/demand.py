@@ -1,10 +1,15 @@
 """Demand forecasting: candidates, validation folds, the served choice, calibrated intervals.
 
-Every candidate (tuned Prophet, the statsforecast models and two combinations of them) is
-scored on the same validation folds inside the training window and on the hold-out. One
-rule chooses the served model (``selection_table``): the lowest recency-weighted mean rank
-across folds. A rank is bounded, so one odd fold cannot hand the choice to a model that won
-only there. The hold-out is only reported, never used to choose.
+Every candidate (tuned Prophet, the statsforecast models, the year-ago model and two
+combinations of them) is scored on the same validation folds inside the training window and
+on the hold-out. One rule chooses the served model (``selection_table``): the lowest
+weighted mean rank across folds, a fold weighing by its distance in the year from the
+hold-out (``Windows.fold_weights``: recency on the recent folds, 1 on the seasonal-origin
+folds). A rank is bounded, so one odd fold cannot hand the choice to a model that won only
+there. The hold-out is only reported, never used to choose.
+
+Yearly terms (Prophet's, MSTL's) and the year-ago model are used where the history holds the
+forecast window's weeks a year earlier (``yearly.uses_year``), on a fold as at the hold-out.
 """
 
 from __future__ import annotations
@@ -21,11 +26,17 @@ from tailor.forecasting.metrics import forecast_metrics, interval_metrics, weekl
 from tailor.forecasting.prophet_model import prophet_forecast
 from tailor.forecasting.series import check_length
 from tailor.forecasting.windows import Windows
+from tailor.forecasting.yearly import uses_year, yearly_naive_forecast
 from tailor.progress import progress
 
-SINGLE = (*STATS_MODELS, "prophet")
-ENSEMBLES = ("median_ensemble", "weighted_ensemble")
 # candidate order is also the tie-break: simpler first
+SINGLE = ("seasonal_naive", "yearly_naive", *STATS_MODELS[1:], "prophet")
+# models that use last year's same weeks where the history holds them
+YEARLY_MODELS = ("yearly_naive", "mstl", "prophet")
+# season_ensemble: the median of the members that use the year, a candidate only where the
+# hold-out's weeks a year earlier are in the data (members without the year pull a blend
+# back to the level before the season: the seasonal-origin folds show them lagging it)
+ENSEMBLES = ("median_ensemble", "weighted_ensemble", "season_ensemble")
 CANDIDATES = (*SINGLE, *ENSEMBLES)
 BANDS = ["yhat", "yhat_lower", "yhat_upper"]
 
@@ -36,12 +47,16 @@ class DemandSettings:
     n_folds: int
     fold_step_days: int
     min_trading_days: int
-    yearly_min_days: int
+    yoy_level_days: int
     interval_width: float
     interval_tolerance: float
     uncertainty_samples: int
     ensemble_members: tuple[str, ...]
     recency_decay: float
+    # per fold (aligned with Windows.origins): selection and calibration weights
+    fold_weights: tuple[float, ...]
+    # the hold-out's weeks a year earlier are in the data
+    season_seen: bool
 
     @classmethod
     def from_params(cls, p: dict[str, Any], windows: Windows) -> DemandSettings:
@@ -50,19 +65,15 @@ class DemandSettings:
             n_folds=windows.n_folds,
             fold_step_days=windows.fold_step_days,
             min_trading_days=int(p["min_trading_days"]),
-            yearly_min_days=int(p["prophet"]["yearly_min_days"]),
+            yoy_level_days=int(p.get("yoy_level_days", 56)),
             interval_width=float(p["interval"]["width"]),
             interval_tolerance=float(p["interval"]["tolerance"]),
             uncertainty_samples=int(p["prophet"]["uncertainty_samples"]),
             ensemble_members=tuple(p["ensemble_members"]),
             recency_decay=float(p["validation"]["recency_decay"]),
+            fold_weights=windows.fold_weights(float(p["validation"]["recency_decay"])),
+            season_seen=windows.season_seen,
         )
-
-
-def has_yearly_history(history: pd.DataFrame, settings: DemandSettings) -> bool:
-    """Whether ``history`` spans ``yearly_min_days``: yearly terms are used only then."""
-    span = (pd.Timestamp(history["date"].max()) - pd.Timestamp(history["date"].min())).days
-    return span >= settings.yearly_min_days
 
 
 def forecast_one(
@@ -76,19 +87,21 @@ def forecast_one(
 ) -> pd.DataFrame:
     """One single model's forecast (yhat, yhat_lower, yhat_upper) for ``dates``."""
     check_length(history, settings.min_trading_days)
+    yearly = uses_year(history, dates)
+    level = round(100 * settings.interval_width)
     if model == "prophet":
         return prophet_forecast(
             history,
             dates,
             calendar,
             prophet_params,
-            settings.yearly_min_days,
+            yearly,
             settings.interval_width,
             settings.uncertainty_samples if uncertainty else 0,
         )
+    if model == "yearly_naive":
+        return yearly_naive_forecast(history, dates, calendar, settings.yoy_level_days, level)
     if model in STATS_MODELS:
-        level = round(100 * settings.interval_width)
-        yearly = has_yearly_history(history, settings)
         return baseline_forecast(model, history, dates, calendar, level, yearly)
     raise ValueError(f"unknown forecasting model {model!r}; known: {CANDIDATES}")
 
@@ -96,6 +109,31 @@ def forecast_one(
 def members_of(models: tuple[str, ...], settings: DemandSettings) -> tuple[str, ...]:
     """The ensemble members among ``models`` (ensembles need at least two)."""
     return tuple(m for m in settings.ensemble_members if m in models)
+
+
+def season_members(members: tuple[str, ...]) -> tuple[str, ...]:
+    """The members of ``season_ensemble``: those that use the year where they can."""
+    return tuple(m for m in members if m in YEARLY_MODELS)
+
+
+def add_ensembles(
+    fcs: dict[str, pd.DataFrame],
+    models: tuple[str, ...],
+    members: tuple[str, ...],
+    weights: dict[str, float],
+    settings: DemandSettings,
+) -> None:
+    """Add the ensembles among ``models`` to ``fcs`` (members' forecasts already there)."""
+    if len(members) < 2 or not set(models) & set(ENSEMBLES):
+        return  # no ensemble asked for: the members were not fitted
+    parts = {m: fcs[m] for m in members}
+    if "median_ensemble" in models:
+        fcs["median_ensemble"] = combine(parts, None)
+    if "weighted_ensemble" in models:
+        fcs["weighted_ensemble"] = combine(parts, {m: weights[m] for m in members})
+    seasonal = season_members(members)
+    if "season_ensemble" in models and settings.season_seen and len(seasonal) >= 2:
+        fcs["season_ensemble"] = combine({m: fcs[m] for m in seasonal}, None)
 
 
 def singles_needed(models: tuple[str, ...], members: tuple[str, ...]) -> tuple[str, ...]:
@@ -125,16 +163,16 @@ def recency_weights(n_folds: int, decay: float) -> np.ndarray:
 
 
 def inverse_error_weights(
-    scores: pd.DataFrame, members: tuple[str, ...], decay: float
+    scores: pd.DataFrame, members: tuple[str, ...], fold_weights: tuple[float, ...]
 ) -> dict[str, float]:
-    """Member weights 1 / (recency-weighted mean validation MASE) over the folds in
-    ``scores``; equal weights when there is no fold yet."""
+    """Member weights 1 / (weighted mean validation MASE, ``fold_weights`` per fold) over
+    the folds in ``scores``; equal weights when there is no fold yet."""
     if scores.empty:
         return dict.fromkeys(members, 1.0)
     out = {}
     for m in members:
-        part = scores[scores["model"] == m].sort_values("fold")
-        w = recency_weights(len(part), decay)
+        part = scores[scores["model"] == m]
+        w = np.array([fold_weights[int(f)] for f in part["fold"]], dtype=float)
         mase = float(np.average(part["mase"].to_numpy(), weights=w))
         out[m] = 1.0 / max(mase, 1e-6)
     return out
@@ -185,24 +223,26 @@ def validation_forecasts(
     for fold, origin in enumerate(origins):
         history, future = split_at(train, origin, settings.horizon_days)
         dates = pd.DatetimeIndex(future["date"])
+        seen = uses_year(history, dates)
         params = fold_params[fold] if fold_params else prophet_params
         fcs = {
             m: forecast_one(m, history, dates, calendar, params, settings, uncertainty)
             for m in singles_needed(models, members)
         }
-        if len(members) >= 2:
-            parts = {m: fcs[m] for m in members}
-            if "median_ensemble" in models:
-                fcs["median_ensemble"] = combine(parts, None)
-            if "weighted_ensemble" in models:
-                earlier = pd.DataFrame(rows)
-                earlier = earlier if earlier.empty else earlier[earlier["model"].isin(members)]
-                weights = inverse_error_weights(earlier, members, settings.recency_decay)
-                fcs["weighted_ensemble"] = combine(parts, weights)
+        earlier = pd.DataFrame(rows)
+        earlier = earlier if earlier.empty else earlier[earlier["model"].isin(members)]
+        weights = inverse_error_weights(earlier, members, settings.fold_weights)
+        add_ensembles(fcs, models, members, weights, settings)
         scale = weekly_naive_scale(history["y"], history["trading"])
         for model, fc in fcs.items():
             rows.append(
-                {"fold": fold, "origin": origin, "model": model, **score(history, future, fc)}
+                {
+                    "fold": fold,
+                    "origin": origin,
+                    "model": model,
+                    "season_seen": seen,
+                    **score(history, future, fc),
+                }
             )
             frames.append(
                 fc.reset_index(names="date").assign(
@@ -211,20 +251,19 @@ def validation_forecasts(
                     y=future["y"].to_numpy(),
                     trading=future["trading"].to_numpy(),
                     scale=scale,
+                    season_seen=seen,
                 )
             )
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
 
 
-def selection_table(scores: pd.DataFrame, decay: float) -> pd.DataFrame:
+def selection_table(scores: pd.DataFrame, fold_weights: tuple[float, ...]) -> pd.DataFrame:
     """The one selection rule: per fold, rank the candidates by MASE (1 = best, ties
-    averaged); a model's score is its recency-weighted mean rank. Lowest score is served;
-    ties go to the simpler model (candidate order). Also reported: the recency-weighted mean
-    MASE and the folds each model won."""
+    averaged); a model's score is its mean rank, fold f weighing ``fold_weights[f]``. Lowest
+    score is served; ties go to the simpler model (candidate order). Also reported: the
+    weighted mean MASE and the folds each model won."""
     ranked = scores.assign(rank=scores.groupby("fold")["mase"].rank(method="average"))
-    folds = sorted(ranked["fold"].unique())
-    w = dict(zip(folds, recency_weights(len(folds), decay), strict=True))
-    ranked["w"] = ranked["fold"].map(w)
+    ranked["w"] = [fold_weights[int(f)] for f in ranked["fold"]]
     best = ranked.groupby("fold")["mase"].transform("min")
     ranked["won"] = ranked["mase"] == best
     rows = []
@@ -246,9 +285,9 @@ def selection_table(scores: pd.DataFrame, decay: float) -> pd.DataFrame:
     return table
 
 
-def choose_served(scores: pd.DataFrame, decay: float) -> str:
+def choose_served(scores: pd.DataFrame, fold_weights: tuple[float, ...]) -> str:
     """The served model under the selection rule (see ``selection_table``)."""
-    table = selection_table(scores, decay)
+    table = selection_table(scores, fold_weights)
     return str(table.loc[table["served"], "model"].iloc[0])
 
 
@@ -262,15 +301,28 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
 
 def conformal_q(part: pd.DataFrame, settings: DemandSettings) -> float:
     """The conformal half-width (in MASE-scale units) from the residuals in ``part``: the
-    ``interval_width`` quantile of the absolute scaled residuals, newest fold weighing 1 and
-    each older one ``recency_decay`` times the next."""
+    ``interval_width`` quantile of the absolute scaled residuals, each fold weighing by its
+    distance in the year from the hold-out (``settings.fold_weights``: the folds nearest in
+    season count most)."""
     if part.empty:
         return 0.0
     r = np.abs(part["y"] - part["yhat"]).to_numpy(dtype=float)
     r = r / part["scale"].to_numpy(dtype=float).clip(min=1e-9)
-    folds = part["fold"].to_numpy()
-    w = settings.recency_decay ** (folds.max() - folds).astype(float)
+    w = np.array([settings.fold_weights[int(f)] for f in part["fold"]], dtype=float)
     return weighted_quantile(r, w, settings.interval_width)
+
+
+def calibration_folds(forecasts: pd.DataFrame, model: str, settings: DemandSettings):
+    """The validation rows that calibrate ``model``'s interval: its trading days on the folds
+    where it ran as it runs on the hold-out. A model that uses last year's weeks ran
+    differently on a fold whose history lacked them (and the other way round), so for those
+    models only the folds with the hold-out's ``season_seen`` count, unless there is none."""
+    part = forecasts[(forecasts["model"] == model) & forecasts["trading"].astype(bool)]
+    if model in YEARLY_MODELS or model in ENSEMBLES:
+        same = part[part["season_seen"].astype(bool) == settings.season_seen]
+        if len(same):
+            return same
+    return part
 
 
 def _covered(part: pd.DataFrame, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -293,7 +345,7 @@ def calibration(forecasts: pd.DataFrame, model: str, settings: DemandSettings) -
     saw a fold). With a single fold the own interval is kept when its coverage is within
     ``interval_tolerance`` of the width.
     """
-    part = forecasts[(forecasts["model"] == model) & forecasts["trading"].astype(bool)]
+    part = calibration_folds(forecasts, model, settings)
     lower, upper = part["yhat_lower"].to_numpy(), part["yhat_upper"].to_numpy()
     inside = _covered(part, lower, upper)
     own = float(inside.mean()) if len(part) else float("nan")
@@ -317,6 +369,8 @@ def calibration(forecasts: pd.DataFrame, model: str, settings: DemandSettings) -
         off = abs(conformal_later - nominal) < abs(own_later - nominal)
     return {
         "method": "conformal" if off else "own",
+        # no fold could check an interval on a season the history never held
+        "calibrated": settings.season_seen,
         "val_coverage_own": own,
         "val_coverage_own_later": own_later,
         "val_coverage_conformal_later": conformal_later,
@@ -356,12 +410,7 @@ def forecast_models(
         m: forecast_one(m, history, dates, calendar, prophet_params, settings)
         for m in singles_needed(models, members)
     }
-    if len(members) >= 2 and set(models) & set(ENSEMBLES):
-        parts = {m: fcs[m] for m in members}
-        if "median_ensemble" in models:
-            fcs["median_ensemble"] = combine(parts, None)
-        if "weighted_ensemble" in models:
-            fcs["weighted_ensemble"] = combine(parts, {m: weights[m] for m in members})
+    add_ensembles(fcs, models, members, weights, settings)
     return {
         m: calibrated(fcs[m], calibrations[m], history, calendar)
         for m in CANDIDATES

@@ -16,11 +16,13 @@ def forecast_figure(
     served: str,
     title: str,
     history_days: int,
+    note: str | None = None,
 ) -> Figure:
     """One target: the last ``history_days`` of history, the truth and every model.
 
     ``holdout`` is the long hold-out table of one target (model, date, yhat, yhat_lower,
-    yhat_upper, y, trading); the served model is drawn thick with its interval.
+    yhat_upper, y, trading); the served model is drawn thick with its interval. ``note`` is
+    written on the plot (e.g. that the season ahead was never seen in training).
     """
     fig, ax = plt.subplots(figsize=(11, 4.5))
     recent = history[history["date"] > history["date"].max() - pd.Timedelta(days=history_days)]
@@ -39,6 +41,10 @@ def forecast_figure(
         else:
             ax.plot(part["date"], part["yhat"], lw=0.9, alpha=0.8, label=str(model))
     ax.set_title(title)
+    if note:
+        box = {"facecolor": "white", "alpha": 0.8, "edgecolor": "C3"}
+        ax.text(0.99, 0.02, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                color="C3", bbox=box)  # fmt: skip
     ax.legend(loc="upper left", fontsize=8, ncol=2)
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()

@@ -23,7 +23,7 @@ def prophet_forecast(
     dates: pd.DatetimeIndex,
     calendar: ShopCalendar,
     params: dict[str, Any],
-    yearly_min_days: int,
+    yearly: bool,
     interval_width: float,
     uncertainty_samples: int,
 ) -> pd.DataFrame:
@@ -31,19 +31,21 @@ def prophet_forecast(
 
     Closed days are left out of the fit (Prophet handles gaps), so zeros never drag the
     level or the weekly pattern down; holidays on which the shop closed are not modelled
-    (they have no data) and are forecast 0 with every other closed day. Yearly seasonality
-    is switched on only with at least ``yearly_min_days`` of history. ``params`` are Prophet
+    (they have no data) and are forecast 0 with every other closed day. The yearly term
+    (Fourier order ``params["yearly_order"]``, 0 = none) is used only with ``yearly`` (the
+    history holds the forecast's window a year earlier). The other ``params`` are Prophet
     keyword arguments (the tuned ones); absent ones keep Prophet's own defaults.
     """
+    params = dict(params)
+    order = int(params.pop("yearly_order", 10))
     fit = history[history["trading"].to_numpy(dtype=bool)]
-    span = (fit["date"].max() - fit["date"].min()).days
     all_dates = pd.DatetimeIndex(fit["date"]).append(dates)
     hol = calendar.prophet_holidays(all_dates)
     hol = hol[~hol["holiday"].isin(list(calendar.closed_holidays))]
     model = Prophet(
         **params,  # tuned keys (conf: forecasting.demand.tuning.space); the rest Prophet's own
         weekly_seasonality=True,
-        yearly_seasonality=span >= yearly_min_days,
+        yearly_seasonality=order if yearly and order > 0 else False,
         daily_seasonality=False,
         holidays=hol if len(hol) else None,
         interval_width=interval_width,

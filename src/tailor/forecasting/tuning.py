@@ -3,9 +3,9 @@
 One study per target, stored in SQLite when ``tuning.storage_dir`` is set and named by a
 content hash of the training series, the folds, the search space and the seed: a rerun on
 the same data resumes its study and runs only the missing trials; changed data starts a
-fresh one. The objective is the recency-weighted mean validation MASE (the folds nearest
-the forecast weigh most, as in the served-model rule). Each trial is a nested MLflow run
-(when a run is active, i.e. under kedro-mlflow) tagged with its study.
+fresh one. The objective is the weighted mean validation MASE, each fold weighing by its
+distance in the year from the hold-out (as in the served-model rule). Each trial is a nested
+MLflow run (when a run is active, i.e. under kedro-mlflow) tagged with its study.
 
 The best trial is scored on the same folds that choose the served model, so its
 validation score is optimistic: 25 tries at those folds. For the selection Prophet is
@@ -23,7 +23,7 @@ import optuna
 import pandas as pd
 
 from tailor.forecasting.calendar import ShopCalendar
-from tailor.forecasting.demand import DemandSettings, recency_weights, validation_forecasts
+from tailor.forecasting.demand import DemandSettings, validation_forecasts
 from tailor.forecasting.windows import Windows
 from tailor.progress import TrialProgress
 from tailor.tracking import OptunaMlflowCallback, open_study, study_name, suggest
@@ -44,18 +44,17 @@ def _calendar_key(calendar: ShopCalendar) -> list:
 def nested_params(
     trials: list[tuple[dict[str, Any], list[float]]],
     defaults: dict[str, Any],
-    n_folds: int,
-    decay: float,
+    fold_weights: tuple[float, ...],
 ) -> list[dict[str, Any]]:
     """Prophet's parameters for each validation fold, chosen on the earlier folds only.
 
     ``trials``: (parameters, per-fold MASE) of every completed trial. Fold 0 gets
-    ``defaults`` (nothing earlier to tune on); fold f the trial with the lowest
-    recency-weighted mean MASE over folds 0..f-1 (ties: the earlier trial).
+    ``defaults`` (nothing earlier to tune on); fold f the trial with the lowest weighted
+    mean MASE over folds 0..f-1 (``fold_weights``; ties: the earlier trial).
     """
     out = [dict(defaults)]
-    for f in range(1, n_folds):
-        w = recency_weights(f, decay)
+    for f in range(1, len(fold_weights)):
+        w = np.asarray(fold_weights[:f], dtype=float)
         best = min(trials, key=lambda t: float(np.average(t[1][:f], weights=w)))
         out.append(dict(best[0]))
     return out
@@ -99,7 +98,7 @@ def tune_prophet(
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not study.trials:
         study.enqueue_trial({k: v for k, v in defaults.items() if k in space})
-    weights = recency_weights(windows.n_folds, settings.recency_decay)
+    weights = np.asarray(settings.fold_weights, dtype=float)
 
     def objective(trial: optuna.Trial) -> float:
         p = suggest(trial, space)
@@ -132,5 +131,5 @@ def tune_prophet(
         if t.state == optuna.trial.TrialState.COMPLETE and "fold_mase" in t.user_attrs
     ]
     base = {k: v for k, v in defaults.items() if k in space}
-    folds = nested_params(complete, base, windows.n_folds, settings.recency_decay)
+    folds = nested_params(complete, base, settings.fold_weights)
     return dict(study.best_params), folds, trials

@@ -8,6 +8,13 @@ horizon, then shorter fold step, then fewer folds) and says so in a warning that
 parameter, instead of failing; only data too short for one week-long fold and hold-out after
 ``min_trading_days`` of history raises.
 
+Where the data holds the hold-out's calendar window a year earlier (52 weeks, so weekdays
+line up), the plan adds seasonal-origin folds: one per earlier year whose window has
+``min_trading_days`` of history before it. They validate the same weeks of the year as the
+hold-out, so the season that the recent folds never show (a year-end ramp) is in the
+backtest. ``season_seen`` says whether that window a year earlier is in the data at all: a
+shop with a year or less of history cannot have checked its forecast on the season ahead.
+
 A last day whose data stops early (an export cut mid-day) is not a day of demand: it is
 detected from the time of day of its last line (``last_complete_day``) and left out of the
 hold-out and of the history the served forecast starts from.
@@ -27,6 +34,19 @@ from tailor.forecasting.series import SeriesTooShortError
 log = logging.getLogger(__name__)
 P = "forecasting.demand"
 DAY = pd.Timedelta(days=1)
+YEAR_DAYS = 364  # 52 weeks: the same weekdays a year earlier
+
+
+def season_seen(first: pd.Timestamp, window_start: pd.Timestamp) -> bool:
+    """Whether data starting at ``first`` holds the window starting at ``window_start`` a
+    year earlier (52 weeks back, so its weekdays line up)."""
+    return pd.Timestamp(first) <= pd.Timestamp(window_start) - YEAR_DAYS * DAY
+
+
+def season_distance(a: pd.Timestamp, b: pd.Timestamp) -> int:
+    """Days between two dates' places in the year (0 for the same week a year apart)."""
+    d = abs((pd.Timestamp(a) - pd.Timestamp(b)).days) % YEAR_DAYS
+    return min(d, YEAR_DAYS - d)
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,10 @@ class Windows:
     warnings: tuple[str, ...] = ()
     # the last day of data used (a partial last day is dropped); None: the data's last day
     data_end: pd.Timestamp | None = None
+    # origins of the seasonal folds (the hold-out's weeks 52, 104 ... weeks earlier)
+    seasonal_origins: tuple[pd.Timestamp, ...] = ()
+    # the data holds the hold-out's calendar window a year earlier
+    season_seen: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +75,8 @@ class Windows:
             "fold_step_days": self.fold_step_days,
             "warnings": list(self.warnings),
             "data_end": None if self.data_end is None else str(self.data_end.date()),
+            "seasonal_origins": [str(o.date()) for o in self.seasonal_origins],
+            "season_seen": self.season_seen,
         }
 
     @classmethod
@@ -63,12 +89,32 @@ class Windows:
             int(d["fold_step_days"]),
             tuple(d.get("warnings", ())),
             pd.Timestamp(d["data_end"]) if d.get("data_end") else None,
+            tuple(pd.Timestamp(o) for o in d.get("seasonal_origins", ())),
+            bool(d.get("season_seen", False)),
         )
 
-    def origins(self) -> list[pd.Timestamp]:
-        """Fold origins, oldest first; fold i validates (origin, origin + horizon]."""
+    def recent_origins(self) -> list[pd.Timestamp]:
+        """The recent folds' origins, oldest first; the newest ends the day before the
+        hold-out."""
         last = self.holdout_start - DAY - self.horizon_days * DAY
         return [last - i * self.fold_step_days * DAY for i in range(self.n_folds)][::-1]
+
+    def origins(self) -> list[pd.Timestamp]:
+        """Every fold origin (seasonal, then recent), oldest first; fold i validates
+        (origin, origin + horizon]."""
+        return sorted(self.seasonal_origins) + self.recent_origins()
+
+    def fold_weights(self, decay: float) -> tuple[float, ...]:
+        """Each fold's weight (aligned with ``origins``) by its distance in the year from
+        the hold-out: the newest recent fold and the seasonal folds weigh 1, and each
+        ``fold_step_days`` further from the hold-out's season multiplies by ``decay``. On the
+        recent folds this is recency; a seasonal fold is as near in season as the newest fold
+        is in time, or nearer."""
+        origins = self.origins()
+        dist = [season_distance(o + DAY, self.holdout_start) for o in origins]
+        nearest = season_distance(self.recent_origins()[-1] + DAY, self.holdout_start)
+        step = max(self.fold_step_days, 1)
+        return tuple(float(min(1.0, decay ** ((d - nearest) / step))) for d in dist)
 
 
 def last_complete_day(ts: pd.Series, quantile: float) -> tuple[pd.Timestamp, str | None]:
@@ -176,4 +222,24 @@ def plan_windows(
                 f"hold-out: using {fitted_folds} fold(s)"
             )
             n_folds = fitted_folds
-    return replace(plan, n_folds=n_folds, fold_step_days=step, warnings=tuple(notes))
+    plan = replace(plan, n_folds=n_folds, fold_step_days=step, warnings=tuple(notes))
+    trading_first = trading_dates.iloc[0]
+    seen = season_seen(trading_first, plan.holdout_start)
+    if not seen:
+        warn(
+            f"the hold-out {plan.holdout_start.date()} .. {plan.holdout_end.date()} has no "
+            f"analog a year earlier in the data (it starts {trading_first.date()}): the season "
+            "ahead was never seen in training, so no fold checked the forecast or its interval "
+            "on it (season_seen = false)"
+        )
+    seasonal = []
+    earliest_recent = plan.recent_origins()[0]
+    for k in range(1, int(params["validation"].get("max_seasonal_folds", 0)) + 1):
+        origin = plan.holdout_start - DAY - k * YEAR_DAYS * DAY
+        before = trading_dates[trading_dates <= origin]
+        if len(before) < need or origin + plan.horizon_days * DAY >= earliest_recent:
+            break
+        seasonal.append(origin)
+    return replace(
+        plan, seasonal_origins=tuple(sorted(seasonal)), season_seen=seen, warnings=tuple(notes)
+    )

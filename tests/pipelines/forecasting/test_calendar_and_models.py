@@ -21,12 +21,14 @@ SETTINGS = DemandSettings(
     n_folds=2,
     fold_step_days=14,
     min_trading_days=28,
-    yearly_min_days=730,
+    yoy_level_days=56,
     interval_width=0.8,
     interval_tolerance=0.05,
     uncertainty_samples=0,
     ensemble_members=("prophet", "autoets", "autoarima", "theta", "mstl"),
     recency_decay=0.75,
+    fold_weights=(0.75, 1.0),
+    season_seen=False,
 )
 
 
@@ -91,7 +93,7 @@ def test_served_model_is_chosen_on_validation_folds_only() -> None:
     _, folds = validation_forecasts(series, cal, flat, SETTINGS, w, uncertainty=False)
     assert set(folds["fold"]) == {0, 1}
     assert folds["origin"].max() <= series["date"].max() - pd.Timedelta(days=14)
-    served = choose_served(folds, SETTINGS.recency_decay)
+    served = choose_served(folds, SETTINGS.fold_weights)
     assert served != "prophet"  # the flat Prophet cannot follow the weekly pattern
     assert (folds[folds["model"] == served]["mase"] < 1.0).all()
 

@@ -33,11 +33,11 @@ def test_prophet_parameters_of_a_fold_never_come_from_that_fold() -> None:
     defaults = {"changepoint_prior_scale": 0.05}
     w = np.array([0.75**2, 0.75, 1.0])
     assert np.average(a[1], weights=w) < np.average(b[1], weights=w)  # A is best overall
-    folds = nested_params([a, b], defaults, n_folds=3, decay=0.75)
+    folds = nested_params([a, b], defaults, fold_weights=tuple(w))
     assert folds == [defaults, b[0], b[0]]
     # once A also leads on earlier folds it is used for the later ones
     a2 = ({"changepoint_prior_scale": 0.5}, [0.1, 1.0, 0.1])
-    assert nested_params([a2, b], defaults, 3, 0.75)[1] == a2[0]
+    assert nested_params([a2, b], defaults, tuple(w))[1] == a2[0]
 
 
 def _folds(errors: list[np.ndarray]) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def test_one_outlier_fold_does_not_flip_the_served_choice() -> None:
     w = Windows(end + pd.Timedelta(days=1), end + pd.Timedelta(days=horizon), horizon,
                 n_folds, horizon)  # fmt: skip
     clean_fc, clean = validation_forecasts(series, cal, {}, s, w, MODELS, uncertainty=False)
-    assert selection_table(clean, s.recency_decay).iloc[0]["model"] != "seasonal_naive"
+    assert selection_table(clean, s.fold_weights).iloc[0]["model"] != "seasonal_naive"
 
     last = clean_fc[(clean_fc["fold"] == n_folds - 1)]
     outlier = last[last["model"] == "seasonal_naive"].set_index("date")["yhat"]
@@ -72,12 +72,12 @@ def test_one_outlier_fold_does_not_flip_the_served_choice() -> None:
         lambda g: np.average(g["mase"], weights=g["w"]), include_groups=False
     )
     assert mean_mase.idxmin() == "seasonal_naive"  # a mean-error rule would flip to it
-    table = selection_table(scores, s.recency_decay).set_index("model")
+    table = selection_table(scores, s.fold_weights).set_index("model")
     served = table["served"].idxmax()
     # not the one-fold winner; one of the models that led on the clean folds (the top ones
     # are within 1 % of each other there, so which of them leads may change)
     assert served != "seasonal_naive"
-    assert served in set(selection_table(clean, s.recency_decay)["model"].iloc[:2])
+    assert served in set(selection_table(clean, s.fold_weights)["model"].iloc[:2])
     assert table.loc["seasonal_naive", "folds_won"] == 1
 
 
@@ -100,12 +100,30 @@ def test_short_data_degrades_with_warnings_that_name_the_parameters(
 
 
 def test_long_data_keeps_the_configured_windows(caplog: pytest.LogCaptureFixture) -> None:
+    """Two years and more: the configured folds, no warning, and a seasonal-origin fold on
+    the hold-out's weeks a year (52 weeks) earlier."""
+    years = weekly_shop(800)
+    with caplog.at_level(logging.WARNING):
+        w = plan_windows(years, DEFAULTS)
+    assert (w.horizon_days, w.n_folds) == (56, 6) and not w.warnings and not caplog.text
+    assert w.holdout_start == years["date"].max() - pd.Timedelta(days=55)
+    assert w.recent_origins()[-1] == w.holdout_start - pd.Timedelta(days=57)
+    assert w.season_seen
+    # 800 days hold the hold-out's weeks one year back, not two (min_trading_days before)
+    assert w.seasonal_origins == (w.holdout_start - pd.Timedelta(days=365),)
+    assert w.origins()[0] == w.seasonal_origins[0] and len(w.origins()) == 7
+    weights = w.fold_weights(DEFAULTS["validation"]["recency_decay"])
+    assert weights[0] == 1.0 and weights[-1] == 1.0 and weights[1] < weights[2] < 1.0
+
+
+def test_one_year_says_the_season_was_not_seen(caplog: pytest.LogCaptureFixture) -> None:
+    """A year of data: the hold-out's weeks are not in the history a year earlier; the plan
+    says so (and has no seasonal fold)."""
     year = weekly_shop(400)
     with caplog.at_level(logging.WARNING):
         w = plan_windows(year, DEFAULTS)
-    assert (w.horizon_days, w.n_folds) == (56, 6) and not w.warnings and not caplog.text
-    assert w.holdout_start == year["date"].max() - pd.Timedelta(days=55)
-    assert w.origins()[-1] == w.holdout_start - pd.Timedelta(days=57)
+    assert not w.season_seen and w.seasonal_origins == ()
+    assert "season_seen = false" in caplog.text and len(w.warnings) == 1
 
 
 def test_a_too_narrow_interval_is_replaced_by_a_conformal_one() -> None:

@@ -14,7 +14,6 @@ from tailor.forecasting.demand import (
     DemandSettings,
     calibration,
     forecast_models,
-    has_yearly_history,
     inverse_error_weights,
     long_forecast,
     members_of,
@@ -24,6 +23,7 @@ from tailor.forecasting.demand import (
     validation_forecasts,
 )
 from tailor.forecasting.plots import forecast_figure
+from tailor.forecasting.report import forecast_markdown
 from tailor.forecasting.series import (
     TARGETS,
     SeriesTooShortError,
@@ -32,12 +32,17 @@ from tailor.forecasting.series import (
 )
 from tailor.forecasting.tuning import tune_prophet
 from tailor.forecasting.windows import Windows, plan_windows
+from tailor.forecasting.yearly import uses_year
 from tailor.metric_keys import slug
 
 log = logging.getLogger(__name__)
 HOLDOUT_METRICS = ("mase", "mae", "bias", "smape", "coverage", "width")
 COLUMNS = ["mae", "bias", "smape", "mase", "coverage", "width", "width_scaled", "n_days"]
 Metrics = dict[str, dict[str, float]]
+UNSEEN_NOTE = (
+    "season not seen in training: no earlier year holds these weeks, "
+    "so the interval is uncalibrated (no fold could check it)"
+)
 
 
 def plan_demand(
@@ -111,10 +116,10 @@ def _select_and_score(
         models,
         fold_params=prophet_params.get("folds"),
     )
-    table = selection_table(scores, settings.recency_decay)
+    table = selection_table(scores, settings.fold_weights)
     members = members_of(models, settings)
     member_scores = scores[scores["model"].isin(members)]
-    weights = inverse_error_weights(member_scores, members, settings.recency_decay)
+    weights = inverse_error_weights(member_scores, members, settings.fold_weights)
     cals = {m: calibration(forecasts, m, settings) for m in table["model"]}
     fcs = forecast_models(
         train,
@@ -132,7 +137,10 @@ def _select_and_score(
     for r in table.itertuples(index=False):
         extra = {"weighted_rank": r.weighted_rank, "folds_won": r.folds_won}
         rows.append({"window": "validation", "model": r.model, **val_means.loc[r.model], **extra})
-        interval = {"interval": cals[r.model]["method"]}
+        interval = {
+            "interval": cals[r.model]["method"],
+            "interval_calibrated": bool(cals[r.model]["calibrated"]),
+        }
         rows.append({"window": "holdout", "model": r.model, **score(train, holdout, fcs[r.model])})
         rows[-1] |= interval | extra
     selection = {
@@ -141,7 +149,8 @@ def _select_and_score(
         "calibration": cals,
         "ranking": table.to_dict("records"),
     }
-    return [r | {"served": r["model"] == served} for r in rows], fcs, selection
+    flags = {"season_seen": w.season_seen}
+    return [r | {"served": r["model"] == served} | flags for r in rows], fcs, selection
 
 
 def evaluate_demand(
@@ -151,12 +160,15 @@ def evaluate_demand(
     prophet_params: dict[str, dict[str, Any]],
     windows: dict[str, Any],
     params: dict[str, Any],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], Metrics]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], Metrics, dict[str, str]]:
     """Validation and hold-out metrics of every candidate, overall and per segment.
 
     The same rule chooses the served model everywhere: overall on every candidate, per
     segment (segments as of the split cutoff, before the hold-out) on ``segment_models``.
-    Segments too short to fit are skipped with a warning naming the parameter.
+    Segments too short to fit are skipped with a warning naming the parameter. The last
+    output is the run's tags: whether the hold-out's season was in the training history
+    (``forecast.season_seen``) and so whether any fold could check its interval
+    (``forecast.interval``: calibrated or uncalibrated).
     """
     w, settings, calendar = _setup(daily_demand, windows, params)
     results: list[dict] = []
@@ -164,18 +176,8 @@ def evaluate_demand(
     selection: dict[str, Any] = {}
     series = {("all", t): overall_series(daily_demand, t) for t in TARGETS}
     series |= segment_series(demand_lines, segments, params["segment_column"], daily_demand)
-    warned = False
     for (segment, target), s in series.items():
         train, holdout = _holdout_split(s, w)
-        if not has_yearly_history(train, settings) and not warned:
-            warned = True
-            log.warning(
-                "%d days of history before the hold-out < forecasting.demand.prophet."
-                "yearly_min_days = %d: no yearly seasonality; every candidate runs without a "
-                "yearly term and none relies on a year-ago value",
-                (train["date"].max() - train["date"].min()).days,
-                settings.yearly_min_days,
-            )
         # seasonal naive is always eligible: served when nothing beats it on validation
         seg_models = tuple(dict.fromkeys(("seasonal_naive", *params["segment_models"])))
         models = CANDIDATES if segment == "all" else seg_models
@@ -186,7 +188,8 @@ def evaluate_demand(
         except SeriesTooShortError as err:
             log.warning("segment %s skipped: %s", segment, err)
             continue
-        sel["yearly"] = has_yearly_history(train, settings)
+        sel["yearly"] = uses_year(train, pd.DatetimeIndex(holdout["date"]))
+        sel["season_seen"] = w.season_seen
         selection[f"{target}|{segment}"] = sel
         results += [{"target": target, "segment": segment, **r} for r in rows]
         forecasts.append(long_forecast(fcs, holdout, target=target, segment=segment))
@@ -199,8 +202,14 @@ def evaluate_demand(
         )
     table = pd.DataFrame(results)
     cols = ["target", "segment", "window", "model", "served", *COLUMNS]
-    table = table[[*cols, "interval", "weighted_rank", "folds_won"]]
-    return table, pd.concat(forecasts, ignore_index=True), selection, _metrics(table)
+    table = table[
+        [*cols, "interval", "interval_calibrated", "season_seen", "weighted_rank", "folds_won"]
+    ]
+    tags = {
+        "forecast.season_seen": str(w.season_seen).lower(),
+        "forecast.interval": "calibrated" if w.season_seen else "uncalibrated",
+    }
+    return table, pd.concat(forecasts, ignore_index=True), selection, _metrics(table), tags
 
 
 def metric_target(target: str, segment: str) -> str:
@@ -251,12 +260,14 @@ def plot_demand(
         ]
         rows = results[(results["target"] == target) & (results["segment"] == "all")]
         served = str(rows.loc[rows["served"], "model"].iloc[0])
+        seen = bool(rows["season_seen"].iloc[0])
         figures[f"forecast_{target}.png"] = forecast_figure(
             history,
             part,
             served,
             f"Daily {target}: hold-out forecasts (served: {served})",
             int(params["plot_history_days"]),
+            note=None if seen else UNSEEN_NOTE,
         )
     return figures
 
@@ -274,7 +285,10 @@ def forecast_demand(
 
     Overall and per segment (segments as of the end of the data), each with the model,
     ensemble weights and interval calibration chosen for it on validation. Columns: target,
-    segment, model, date, yhat, yhat_lower, yhat_upper, open.
+    segment, model, date, yhat, yhat_lower, yhat_upper, open, season_seen (the history holds
+    these weeks a year earlier, and so did the validated hold-out's), interval_calibrated
+    (a fold could check the interval on the season: false means it is a band no fold
+    checked).
     """
     w = Windows.from_dict(windows)
     settings = DemandSettings.from_params(params, w)
@@ -305,9 +319,25 @@ def forecast_demand(
         except SeriesTooShortError as err:
             log.warning("segment %s skipped: %s", segment, err)
             continue
+        seen = bool(sel.get("season_seen", False)) and uses_year(history, dates)
+        calibrated = bool(sel["calibration"][model].get("calibrated", False)) and seen
         frames.append(
-            fc.reset_index(names="date").assign(target=target, segment=segment, model=model)
+            fc.reset_index(names="date").assign(
+                target=target,
+                segment=segment,
+                model=model,
+                season_seen=seen,
+                interval_calibrated=calibrated,
+            )
         )
     out = pd.concat(frames, ignore_index=True)
     out["open"] = calendar.is_open(pd.DatetimeIndex(out["date"])).to_numpy()
-    return out[["target", "segment", "model", "date", "yhat", "yhat_lower", "yhat_upper", "open"]]
+    cols = ["target", "segment", "model", "date", "yhat", "yhat_lower", "yhat_upper", "open"]
+    return out[[*cols, "season_seen", "interval_calibrated"]]
+
+
+def write_forecast_report(
+    results: pd.DataFrame, windows: dict[str, Any], next_purchase: pd.DataFrame
+) -> str:
+    """The forecasting report page (served model, baselines, whether the season was seen)."""
+    return forecast_markdown(results, windows, next_purchase)

@@ -40,6 +40,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "holdout_forecasts",
                     "forecast_selection",
                     "demand_forecast_metrics",
+                    "forecast_tags",
                 ],
                 name="evaluate_demand",
             ),
@@ -74,6 +75,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 ["customer_lines", "customer_segments_train", "params:split", NEXT, "params:seed"],
                 ["next_purchase_evaluation", "next_purchase_metrics"],
                 name="evaluate_next_purchase",
+            ),
+            Node(
+                n.write_forecast_report,
+                ["forecast_results", "forecast_windows", "next_purchase_evaluation"],
+                "forecast_report",
+                name="write_forecast_report",
             ),
             Node(
                 c.predict_next_purchase,
