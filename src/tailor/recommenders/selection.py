@@ -108,8 +108,8 @@ def choose_served(
             f"best mean {target} over {len(base_windows)} windows ({eligible[best]:.4f}) "
             f"among candidates never below {baseline} on a window"
             + (
-                f"; its lead over {versus} ({margin:.4f}) exceeds one standard error "
-                f"({spread:.4f}) as over every simpler candidate"
+                f"; every simpler candidate trails by more than one standard error "
+                f"(runner-up {versus}: {margin:.4f} +- {spread:.4f})"
                 if one_se and versus
                 else ""
             )
