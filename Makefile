@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz
+.PHONY: consumer archive venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz lock-serving serving-venv
 
 venv: $(STAMP)
 
@@ -31,9 +31,23 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
-# Re-resolve requirements.in into the lock file (needs the registry).
+# Re-resolve requirements.in into the lock file (needs the registry), then the service's
+# runtime set (what the bento installs) within it, so both pin the same versions.
 lock: $(STAMP)
 	$(BIN)/uv pip compile -q --python-version 3.11 requirements.in -o requirements.lock
+	$(MAKE) lock-serving
+
+lock-serving: $(STAMP)
+	$(BIN)/uv pip compile -q --python-version 3.11 requirements-serving.in \
+	  -c requirements.lock -o requirements-serving.lock
+
+# A venv with the service's runtime set alone (SERVING_VENV, default .venv-serving): what
+# the bento's image installs (bytecode compiled, as the image does with UV_COMPILE_BYTECODE).
+# The serving tests and bench/bench_serving.py build theirs here.
+SERVING_VENV ?= .venv-serving
+serving-venv: $(STAMP)
+	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(SERVING_VENV)
+	$(BIN)/uv pip sync -q --compile-bytecode --python $(SERVING_VENV)/bin/python requirements-serving.lock
 
 # The default data with its own facts (UK calendar, hold-out) from conf/online_retail.
 run: venv
@@ -84,6 +98,15 @@ redis:
 	redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) \
 	  --bind 127.0.0.1 --daemonize yes --save "" --appendonly yes --appendfsync always \
 	  --dir /tmp/tailor-redis-$(REDIS_PORT)
+
+# The event log (TAILOR_STREAM=1 with TAILOR_REDIS_URL; docs/serving.md): the consumer applies
+# /events and /feedback to the live profiles; the archive writes them as Parquet segments that
+# the next `kedro run` reads as raw_live_events (ARCHIVE_ARGS=--once drains and exits).
+consumer: venv
+	$(BIN)/python -m tailor.serving.consumer
+
+archive: venv
+	$(BIN)/python -m tailor.serving.archive $(ARCHIVE_ARGS)
 
 # Headless Chromium for the dashboard test (Debian package; installs it if missing, needs root).
 chromium:

@@ -31,7 +31,7 @@ PIPELINES = [
     "monitoring",
 ]
 CASES = {
-    "online_retail": "default data (UCI Online Retail, 541,909 lines)",
+    "online_retail": "default data (UCI Online Retail II, 1,067,371 lines)",
     "complete_journey": "The Complete Journey (1,469,307 lines, 92k products)",
 }
 

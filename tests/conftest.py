@@ -49,7 +49,8 @@ def make_project_copy(dest: Path) -> Path:
     raw = dest / "data" / "01_raw"
     raw.mkdir(parents=True, exist_ok=True)
     for entry in (ROOT / "data" / "01_raw").iterdir():
-        if entry.name != "synthetic" and not (raw / entry.name).exists():
+        # the live service's archive (data/01_raw/live) is the checkout's own, not shipped data
+        if entry.name not in ("synthetic", "live") and not (raw / entry.name).exists():
             (raw / entry.name).symlink_to(entry)
     return dest
 
@@ -104,8 +105,12 @@ SHARED_FILES = frozenset(
         "pipelines/monitoring/test_monitoring_end_to_end",
         "pipelines/recommender/test_synthetic_end_to_end",
         "pipelines/segmentation/test_synthetic_end_to_end",
+        "serving/test_bento",
         "serving/test_dashboard",
+        "serving/test_replicas",
         "serving/test_service_http",
+        "serving/test_stream",
+        "serving/test_stream_end_to_end",
         "test_walkthrough_notebook",
         "tracking/test_metric_key_writers",
     )
@@ -119,6 +124,7 @@ HEAVIEST_FIRST = (
     "tests/pipelines/forecasting/test_short_data_end_to_end.py",
     "tests/pipelines/monitoring/test_null_later_window.py",
     "tests/pipelines/recommender/test_poisoning.py",
+    "tests/pipelines/forecasting/test_season.py",
 )
 
 

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 import pytest
 import requests
@@ -71,25 +72,26 @@ def bentoml_home(serving_project: Path, tmp_path_factory: pytest.TempPathFactory
     return home
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A private redis-server with an fsync-always append-only file in ``workdir``."""
+def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """A private redis-server with an fsync-always append-only file in ``workdir`` (on
+    ``port``, e.g. to restart one on its file; else a free one)."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail(
             "redis-server not found: install it (make redis, or apt-get install redis-server)"
         )
-    port = free_port()
+    port = port or free_port()
     args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""]
     args += ["--appendonly", "yes", "--appendfsync", "always"]
     proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import redis
 
     client = redis.Redis(port=port)
-    for _ in range(200):
+    for _ in range(400):
         try:
             client.ping()
             break
-        except redis.ConnectionError:
+        except (redis.ConnectionError, redis.BusyLoadingError):  # loading its append-only file
             time.sleep(0.05)
     client.close()
     return proc, f"redis://127.0.0.1:{port}/0"
@@ -207,20 +209,19 @@ class Server:
         self.proc.wait(10)
 
 
+SERVICE = "tailor.serving.service:Tailor"
+
+
 @contextmanager
-def run_server(env: dict[str, str], cwd: Path) -> Iterator[Server]:
+def run_server(
+    env: dict[str, str], cwd: Path, target: str = SERVICE, bentoml: Path = BENTOML
+) -> Iterator[Server]:
+    """``bentoml serve`` of ``target`` (the service from the project, or a built bento's tag)
+    with the ``bentoml`` of a given venv, until ``/readyz`` answers 200."""
     port = free_port()
     log = open(cwd / f"serve-{port}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [
-            str(BENTOML),
-            "serve",
-            "tailor.serving.service:Tailor",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        [str(bentoml), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
         cwd=cwd,
         env={**env, "TAILOR_TEST_SESSION": SESSION_MARK},
         stdout=log,
@@ -282,3 +283,29 @@ def server(
     workdir = tmp_path_factory.mktemp(f"serve_{request.param}")
     with run_server(server_env(request.param, workdir), workdir) as srv:
         yield srv
+
+
+def one_segment(srv: Server, candidates: list[str], n: int = 60) -> list[str]:
+    """Up to ``n`` of ``candidates`` from the commonest segment (one segment: one bandit)."""
+    by_segment: dict[str, list[str]] = {}
+    for user in candidates:
+        by_segment.setdefault(srv.ok("/segment", {"user_id": user})["segment"], []).append(user)
+    return max(by_segment.values(), key=len)[:n]
+
+
+def simulate_clicks(
+    users: list[str], answer: Callable[[int], Server], credit: Callable[[int], Server], seed: int
+) -> list[str]:
+    """240 answers, step i from ``answer(i)``, its feedback to ``credit(i)``: simulated users
+    click 'content' 40 % of the time and the other strategies 3 %. The strategies served."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for step in range(240):
+        user = users[step % len(users)]
+        rec = answer(step).ok("/recommend", {"user_id": user, "k": 5})
+        chosen.append(rec["strategy"])
+        fb = {"user_id": user, "request_id": rec["request_id"], "event": "impression"}
+        credit(step).ok("/feedback", fb)
+        if rng.random() < (0.4 if rec["strategy"] == "content" else 0.03):
+            credit(step).ok("/feedback", {**fb, "event": "click"})
+    return chosen

@@ -16,7 +16,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import psutil
 import pytest
@@ -25,7 +24,15 @@ import requests
 from tailor.serving.store import ProfileStore
 from tailor.serving.store.redis_store import RedisStore
 from tailor.serving.store.sqlite_store import SQLiteStore
-from tests.serving.conftest import API_KEY, Server, kill_tree, run_server, start_redis
+from tests.serving.conftest import (
+    API_KEY,
+    Server,
+    kill_tree,
+    one_segment,
+    run_server,
+    simulate_clicks,
+    start_redis,
+)
 
 pytestmark = pytest.mark.e2e
 OUTPUTS = "data/synthetic/07_model_output"
@@ -317,20 +324,8 @@ def test_bandit_shifts_traffic_to_the_strategy_that_gets_clicks(
     server: Server, known_users: list[str]
 ) -> None:
     """Simulated users click 'content' answers 40% of the time and others 3% (fixed seed)."""
-    rng = np.random.default_rng(0)
-    by_segment: dict[str, list[str]] = {}
-    for user in known_users[30:230]:
-        by_segment.setdefault(server.ok("/segment", {"user_id": user})["segment"], []).append(user)
-    users = max(by_segment.values(), key=len)[:60]  # one segment: one bandit
-    chosen = []
-    for step in range(240):
-        user = users[step % len(users)]
-        rec = server.ok("/recommend", {"user_id": user, "k": 5})
-        chosen.append(rec["strategy"])
-        rid = rec["request_id"]
-        server.ok("/feedback", {"user_id": user, "request_id": rid, "event": "impression"})
-        if rng.random() < (0.4 if rec["strategy"] == "content" else 0.03):
-            server.ok("/feedback", {"user_id": user, "request_id": rid, "event": "click"})
+    users = one_segment(server, known_users[30:230])
+    chosen = simulate_clicks(users, lambda _: server, lambda _: server, seed=0)
     early = chosen[:60].count("content") / 60
     late = chosen[-60:].count("content") / 60
     assert late > early and late >= 0.7, (early, late)

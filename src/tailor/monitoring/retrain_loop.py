@@ -1,6 +1,9 @@
 """`make retrain-if-needed`: monitor, retrain when the signal says so, log the decision.
 
-Runs ``kedro run --pipeline monitoring``; when ``retrain_recommended`` is set, reruns the
+Runs ``kedro run --pipeline data_engineering`` first when ``monitoring.retrain.refresh_data``
+is set (the default), so the newest raw data, the live service's archived events
+(``raw_live_events``) included, is what monitoring compares and retraining trains on. Then
+``kedro run --pipeline monitoring``; when ``retrain_recommended`` is set, reruns the
 training pipelines (``monitoring.retrain.pipelines``) in one kedro run. Whether the new model
 is served is the recommender's champion/challenger rule (``tailor.recommenders.champion``:
 both compared on the data the champion was not fitted on): this loop reads the registered
@@ -111,8 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     project = Path(args.project).resolve()
 
-    _kedro(project, ["--pipeline", "monitoring"], args.env, args.params)
     bootstrap_project(project)
+    with KedroSession.create(project, env=args.env, runtime_params=_parse_params(args.params)) as s:
+        refresh = s.load_context().params["monitoring"]["retrain"].get("refresh_data", True)
+    if refresh:
+        _kedro(project, ["--pipeline", "data_engineering"], args.env, args.params)
+    _kedro(project, ["--pipeline", "monitoring"], args.env, args.params)
     with KedroSession.create(project, env=args.env, runtime_params=_parse_params(args.params)) as s:
         context = s.load_context()  # kedro-mlflow sets the tracking URI and experiment here
         catalog, cfg = context.catalog, context.params["monitoring"]["retrain"]

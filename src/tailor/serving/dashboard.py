@@ -185,6 +185,26 @@ def _posterior(rows: list[dict[str, Any]], prior: tuple[float, float]) -> str:
     return _legend(colors) + f'<div class="grid">{"".join(out)}</div>'
 
 
+def stream_table(stream: dict[str, Any]) -> str:
+    """Length, throughput and each group's lag, pending and oldest unacknowledged entry; each
+    cell tagged ``data-group``/``data-metric`` like the tables above."""
+    rows = []
+    for name, g in sorted(stream["groups"].items()):
+        cells = "".join(
+            f'<td data-group="{html.escape(name)}" data-metric="{m}">{_fmt(g[m], fmt)}</td>'
+            for m, fmt in (("lag", "{:d}"), ("pending", "{:d}"), ("oldest_unacked_age_s", "{:.3f}"))
+        )
+        rows.append(f'<tr><td class="name">{html.escape(name)}</td>{cells}</tr>')
+    head = (
+        "<tr><th>group</th><th>lag (entries)</th><th>pending</th><th>oldest unacked (s)</th></tr>"
+    )
+    return (
+        f'<p>length <span data-metric="length">{stream["length"]}</span> entries; applied '
+        f'<span data-metric="applied_per_s">{stream["applied_per_s"]:.2f}</span> per second '
+        f"(last minute)</p><table>{head}{''.join(rows)}</table>"
+    )
+
+
 def render(
     summary: dict[str, Any],
     hourly: list[CounterRow],
@@ -194,8 +214,9 @@ def render(
     hours: int,
     days: int,
     refresh_s: int,
+    stream: dict[str, Any] | None = None,
 ) -> str:
-    """The whole page."""
+    """The whole page (with the event log's lag when ``stream`` is given)."""
     rows = summary["by_strategy_segment"]
     totals = [{"strategy": k, **v} for k, v in sorted(summary["by_strategy"].items())]
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -217,6 +238,8 @@ def render(
         "<h2>Bandit: posterior click-through per segment</h2>",
         _posterior(rows, prior) if rows else "<p class='muted'>no feedback yet</p>",
     ]
+    if stream is not None:
+        body += ["<h2>Event log (consumer groups)</h2>", stream_table(stream)]
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="refresh" content="{refresh_s}">'

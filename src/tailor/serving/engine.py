@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from tailor.serving.schemas import (
 )
 from tailor.serving.store import Event, Feedback, ProfileStore, Retention, unavailable_errors
 from tailor.serving.strategies import LiveProfile, Scored
+from tailor.serving.stream import EventLog, new_event_id
 from tailor.serving.suppression import SuppressionList
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,13 @@ class Engine:
         suppression: SuppressionList,
         seed: int | None = None,
         secret: bytes | None = None,
+        log: EventLog | None = None,
     ) -> None:
         self.data = data
         self.store = store
+        # With the event log (TAILOR_STREAM=1) /events and /feedback append to it and the
+        # consumer (tailor.serving.consumer) applies them to the profiles.
+        self.log = log
         self.suppression = suppression
         self.p = data.params
         self.prior = tuple(self.p["bandit_prior"])
@@ -203,7 +208,8 @@ class Engine:
             exclude |= set(data.bought.get(uid, np.empty(0, np.int64)).tolist()) - keep
         if decision.strategy in ("model", "replenishment") and (live.viewed or live.carted):
             self._boost_live(scored, uid, live)
-        if decision.strategy in ("model", "content"):
+        if decision.strategy in ("model", "content") and due_rows:
+            scored.ranked = None
             for row in due_rows:
                 scored.scores[row] = max(float(scored.scores[row]), 0.0) + self.p["due_boost"]
                 scored.reasons[row] = "due again soon"
@@ -215,6 +221,7 @@ class Engine:
         boost = np.float32(self.p["view_boost"]) * sim
         pulled = sim > 0
         scored.scores[pulled] = np.maximum(scored.scores[pulled], 0) + boost[pulled]
+        scored.ranked = None
         scored.similar.append((seed_of, "similar to {} you just viewed"))
 
     def _answer(
@@ -226,9 +233,12 @@ class Engine:
         live: LiveProfile,
     ) -> RecommendResponse:
         scores = scored.scores
-        if exclude:
-            scores[list(exclude)] = strategies.NEG
-        top = _top(scores, req.k)
+        if scored.ranked is not None:
+            top = _first(scored.ranked, exclude, req.k)
+        else:
+            if exclude:
+                scores[list(exclude)] = strategies.NEG
+            top = _top(scores, req.k)
         if len(top) < req.k:  # fill with global popularity
             fill = self.data.popularity.get(("global", ""))
             if fill is not None:
@@ -335,6 +345,13 @@ class Engine:
             request_id=req.request_id,
             known_item=known_item is not False,
         )
+        if self.log is not None:  # durable in the log; the consumer applies it
+            event = replace(event, event_id=new_event_id())
+            if self.log.append_event(event, event.event_id, now) is None:  # forgotten meanwhile
+                return EventResponse(
+                    stored=False, known_item=None, reason="user not personalizable"
+                )
+            return self._stored(known_item)
         last = self.store.recent_events(req.user_id, 1)
         prev = last[0] if last else None
         incrs, visits = stats.event_increments(
@@ -349,6 +366,9 @@ class Engine:
         if not self.store.add_event(event, incrs, visits, now):  # forgotten meanwhile
             return EventResponse(stored=False, known_item=None, reason="user not personalizable")
         self._wrote(now)
+        return self._stored(known_item)
+
+    def _stored(self, known_item: bool | None) -> EventResponse:
         if known_item is False:
             self.store.incr("unknown_item_events")
         return EventResponse(
@@ -364,6 +384,19 @@ class Engine:
                 accepted=False, strategy=None, segment=None, reason="user not personalizable"
             )
         now = time.time()
+        if self.log is not None:  # the log's append refuses a replay, atomically
+            fb = Feedback(req.user_id, req.request_id, strategy, segment, req.event, now)
+            ttl = int(self.store.retention.max_age_s) + 1
+            if self.log.append_feedback(fb, new_event_id(), ttl) is None:
+                return FeedbackResponse(
+                    accepted=False,
+                    strategy=strategy,
+                    segment=segment,
+                    reason="not counted: already counted for this request_id, or user forgotten",
+                )
+            return FeedbackResponse(
+                accepted=True, strategy=strategy, segment=segment, reason="counted"
+            )
         visits = self.store.visits(req.user_id)
         incrs, changed = stats.feedback_increments((segment, strategy), req.event, visits, now)
         fb = Feedback(req.user_id, req.request_id, strategy, segment, req.event, now)
@@ -392,6 +425,14 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
         return finite[np.argsort(-scores[finite], kind="stable")]
     part = finite[np.argpartition(-scores[finite], k - 1)[:k]]
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _first(ranked: np.ndarray, exclude: set[int], k: int) -> np.ndarray:
+    """The first ``k`` of ``ranked`` not in ``exclude`` (at most k + |exclude| looked at)."""
+    head = ranked[: k + len(exclude)]
+    if exclude:
+        head = head[~np.isin(head, np.fromiter(exclude, np.int64, len(exclude)))]
+    return head[:k]
 
 
 def _num(value: object) -> float | None:

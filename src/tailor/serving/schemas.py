@@ -198,8 +198,25 @@ class VersionResponse(BaseModel):
     bento_models: dict[str, str]
 
 
+class GroupLag(BaseModel):
+    lag: int | None = Field(description="Entries appended but not yet delivered to the group.")
+    pending: int = Field(description="Entries delivered but not yet acknowledged.")
+    oldest_unacked_age_s: float | None = Field(
+        description="Age of the oldest entry the group has not acknowledged (s)."
+    )
+
+
+class StreamStats(BaseModel):
+    """The event log (TAILOR_STREAM=1): its length, each consumer group's lag, throughput."""
+
+    length: int
+    groups: dict[str, GroupLag] = Field(description="profiles (live profiles), archive (lake).")
+    applied_per_s: float = Field(description="Entries applied to profiles per second, last minute.")
+
+
 class StatsResponse(BaseModel):
     by_strategy: dict[str, Rates]
     by_strategy_segment: list[SegmentStrategyRates]
     counters: dict[str, int]
     models: dict[str, str]
+    stream: StreamStats | None = None

@@ -40,10 +40,12 @@ from tailor.serving.schemas import (
     SimilarRequest,
     SimilarResponse,
     StatsResponse,
+    StreamStats,
     UserRequest,
     VersionResponse,
 )
 from tailor.serving.store import open_store, unavailable_errors
+from tailor.serving.stream import open_log
 from tailor.serving.suppression import SuppressionList
 
 log = logging.getLogger(__name__)
@@ -88,12 +90,14 @@ class Tailor:
         )
         seed = os.environ.get("TAILOR_BANDIT_SEED")
         secret = os.environ.get("TAILOR_REQUEST_SECRET")
+        store = open_store(retention=retention_of(data.params))
         self.engine = Engine(
             data,
-            open_store(retention=retention_of(data.params)),
+            store,
             SuppressionList(),
             seed=None if seed is None else int(seed),
             secret=secret.encode() if secret else None,  # else one kept in the store
+            log=open_log(store),  # TAILOR_STREAM=1: /events and /feedback go to the log
         )
         # The loaded tables are long-lived: move them out of the collector's generations so a
         # full collection never rescans them in the middle of a request.
@@ -155,10 +159,12 @@ class Tailor:
     def stats(self, req: Empty, /) -> StatsResponse:
         """Impressions, CTR, conversion, dwell time and repeat visits by strategy and segment,
         all time, from counters kept on write (also ``GET /stats``; API key)."""
+        log_ = self.engine.log
         return StatsResponse(
             **self.engine.stats(),
             counters=self.engine.store.counters(),
             models=self._models(),
+            stream=None if log_ is None else StreamStats(**log_.info()),
         )
 
     @bentoml.api(route="/version")
@@ -196,6 +202,7 @@ class Tailor:
             hours,
             days,
             _env_int("TAILOR_DASHBOARD_REFRESH_S", 30),
+            stream=None if self.engine.log is None else self.engine.log.info(now),
         )
         return HTMLResponse(page)  # type: ignore[return-value]  # BentoML passes it through
 

@@ -37,6 +37,10 @@ class Scored:
     # (seed row of each item or -1, template): "similar to <seed title>", formatted only for
     # the k items answered (formatting one per scored item cost more than the ranking)
     similar: list[tuple[np.ndarray, str]] = field(default_factory=list)
+    # Rows in descending score order while ``scores`` are exactly that ranking (popularity,
+    # before any boost): the top-k is then its first k rows not excluded, without a pass
+    # over the catalog (an argpartition of tens of thousands of scores per request).
+    ranked: np.ndarray | None = None
 
     def reason(self, j: int, titles: list[str]) -> str:
         if j in self.reasons:
@@ -137,7 +141,7 @@ def popularity(data: ServingData, scopes: list[tuple[str, str]]) -> Scored:
         ranked = data.popularity.get(scope)
         if ranked is not None and len(ranked.idx):
             label = "overall" if scope[0] == "global" else f"{scope[0]} {scope[1]}"
-            return Scored(_spread(ranked, data.n_items), {}, f"popular {label}")
+            return Scored(_spread(ranked, data.n_items), {}, f"popular {label}", ranked=ranked.idx)
     return Scored(_empty(data.n_items), {}, "popular")
 
 

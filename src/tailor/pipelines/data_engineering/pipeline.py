@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from tailor.live_events import merge_live_events
 from tailor.pipelines.data_engineering import nodes as n
 
 SOURCES = ["users", "events", "email", "campaigns"]
@@ -37,9 +38,20 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="validate_raw_tables",
             ),
             Node(
-                n.clean_transactions,
+                merge_live_events,
                 [
                     "transactions_validated",
+                    "events_validated",
+                    "raw_live_events",
+                    "params:data_engineering.data_end",
+                ],
+                ["transactions_with_live", "events_with_live"],
+                name="merge_live_events",
+            ),
+            Node(
+                n.clean_transactions,
+                [
+                    "transactions_with_live",
                     "users_validated",
                     "suppression_validated",
                     "params:data_engineering.cleaning",
@@ -51,7 +63,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 n.filter_sources,
                 [
                     "users_validated",
-                    "events_validated",
+                    "events_with_live",
                     "email_validated",
                     *(f"{t}_validated" for t in CAMPAIGN_TABLES),
                     "suppression_validated",

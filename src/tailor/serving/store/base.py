@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 FEEDBACK_EVENTS = ("impression", "click", "conversion")
 # Counter metrics kept per (segment, strategy): feedback counts, dwell time of attributed
@@ -66,9 +66,10 @@ class Event:
     duration_s: float | None = None
     request_id: str | None = None
     known_item: bool = True
+    event_id: str | None = None  # set by the event log: what makes applying it idempotent
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return dict(self.__dict__)  # flat fields: what asdict gives, without its deep copies
 
 
 @dataclass(frozen=True)

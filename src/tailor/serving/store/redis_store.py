@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import redis
 
@@ -84,6 +85,46 @@ return 1
 """
 )
 
+# The event log's consumer (tailor.serving.consumer): the same writes, once per event id, a
+# whole batch in one script. Per-user keys are derived from the prefix (one Redis server; a
+# cluster would need hash tags). ARGV: suppressed key, prefix, then 12 values per entry:
+# kind ("ev"/"fb"), user, then ARGV[1..5], [7..10] of the scripts above, then the event id.
+# The user's applied ids are a sorted set scored by the "oldest kept" bound (it grows with
+# the time received), as bounded as the user's list. Per entry: 1 applied, 2 already
+# applied (a redelivery: nothing changes), 0 user suppressed.
+APPLY_BATCH = (
+    _APPLY
+    + """
+local out, p = {}, ARGV[2]
+for i = 3, #ARGV, 12 do
+  local kind, user, uh, record, max_n, oldest, ttl = unpack(ARGV, i, i + 6)
+  local incrs, visits, hour_ttl, day_ttl, event_id = unpack(ARGV, i + 7, i + 11)
+  local applied = p .. 'applied:' .. user
+  if redis.call('SISMEMBER', ARGV[1], uh) == 1 then
+    out[#out + 1] = 0
+  elseif redis.call('ZADD', applied, 'NX', oldest, event_id) == 0 then
+    out[#out + 1] = 2
+  else
+    redis.call('ZREMRANGEBYRANK', applied, 0, -2 - tonumber(max_n))
+    redis.call('EXPIRE', applied, ttl)
+    append(p .. kind .. ':' .. user, record, max_n, oldest, ttl)
+    apply(p, incrs, visits, p .. 'visit:' .. user, ttl, hour_ttl, day_ttl)
+    out[#out + 1] = 1
+  end
+end
+return out
+"""
+)
+# The consumer's reads for a batch: each user's newest event ('' if none) and visits.
+READ_STATE = """
+local out = {}
+for i = 2, #ARGV do
+  out[#out + 1] = redis.call('LRANGE', ARGV[1] .. 'ev:' .. ARGV[i], -1, -1)[1] or ''
+  out[#out + 1] = redis.call('HGETALL', ARGV[1] .. 'visit:' .. ARGV[i])
+end
+return out
+"""
+
 
 class RedisStore(ProfileStore):
     """Keys (prefix ``p``): ``ev:{user}`` and ``fb:{user}`` lists, ``visit:{user}`` hashes,
@@ -104,6 +145,8 @@ class RedisStore(ProfileStore):
         self.r.ping()
         self._add_event = self.r.register_script(ADD_EVENT)
         self._add_feedback = self.r.register_script(ADD_FEEDBACK)
+        self._apply_batch = self.r.register_script(APPLY_BATCH)
+        self._read_state = self.r.register_script(READ_STATE)
 
     def _args(
         self, user_id: str, record: dict, incrs: list[Incr], visits: dict[str, Visit], now: float
@@ -117,10 +160,10 @@ class RedisStore(ProfileStore):
             now - r.max_age_s,
             ttl,
             self.p,
-            json.dumps(
-                [[i.segment, i.strategy, i.metric, i.value, *_buckets(i.at)] for i in incrs]
-            ),
-            json.dumps({k: [v.t0, v.returned] for k, v in visits.items()}),
+            json.dumps([[i.segment, i.strategy, i.metric, i.value, *_buckets(i.at)] for i in incrs])
+            if incrs
+            else "[]",  # most events change no counter: skip the encoder
+            json.dumps({k: [v.t0, v.returned] for k, v in visits.items()}) if visits else "{}",
             int(r.hourly_days * 86_400) + GRANULARITIES["hour"],
             int(r.daily_days * 86_400) + GRANULARITIES["day"],
         ]
@@ -150,6 +193,42 @@ class RedisStore(ProfileStore):
         args = self._args(f.user_id, dict(f.__dict__), incrs, visits, now)
         args.append(int(self.retention.max_age_s) + 1)
         return bool(self._add_feedback(keys=keys, args=args))
+
+    def apply_batch(
+        self,
+        items: list[tuple[str, Event | Feedback, list[Incr], dict[str, Visit], float]],
+        client: Any = None,
+    ) -> Any:
+        """Entries of the event log as ``(event id, record, increments, visits, received)``,
+        each applied at most once per event id (atomic with its write), in one script;
+        queued on ``client`` when it is a pipeline. Per entry: 1, 2 (redelivery) or 0."""
+        argv: list[Any] = [f"{self.p}suppressed", self.p]
+        for event_id, record, incrs, visits, now in items:
+            kind = "ev" if isinstance(record, Event) else "fb"
+            data = record.to_dict() if isinstance(record, Event) else dict(record.__dict__)
+            a = self._args(record.user_id, data, incrs, visits, now)
+            argv += [kind, record.user_id, *a[:5], *a[6:10], event_id]
+        return self._apply_batch(keys=[], args=argv, client=client)
+
+    def apply_once(
+        self,
+        event_id: str,
+        record: Event | Feedback,
+        incrs: list[Incr],
+        visits: dict[str, Visit],
+        now: float,
+    ) -> int:
+        return int(self.apply_batch([(event_id, record, incrs, visits, now)])[0])
+
+    def live_state(self, users: list[str]) -> dict[str, tuple[Event | None, dict[str, Visit]]]:
+        """Each user's newest event and visits, in one round trip (the consumer's reads)."""
+        got = self._read_state(keys=[], args=[self.p, *users]) if users else []
+        out = {}
+        for i, u in enumerate(users):
+            last, flat = got[2 * i], got[2 * i + 1]
+            visits = {flat[j]: Visit(*json.loads(flat[j + 1])) for j in range(0, len(flat), 2)}
+            out[u] = (_event(last) if last else None, visits)
+        return out
 
     def visits(self, user_id: str) -> dict[str, Visit]:
         raw = self.r.hgetall(f"{self.p}visit:{user_id}")
@@ -205,7 +284,7 @@ class RedisStore(ProfileStore):
         pipe = self.r.pipeline(transaction=True)  # MULTI: no script runs in between
         pipe.llen(ev)
         pipe.llen(fb)
-        pipe.delete(ev, fb, f"{self.p}visit:{user_id}")
+        pipe.delete(ev, fb, f"{self.p}visit:{user_id}", f"{self.p}applied:{user_id}")
         pipe.sadd(f"{self.p}suppressed", user_hash(user_id))
         n_ev, n_fb, *_ = pipe.execute()
         return int(n_ev) + int(n_fb)
