@@ -15,7 +15,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 REDIS_PORT ?= 6390
 
-.PHONY: consumer archive venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz lock-serving serving-venv
+.PHONY: docs-figures consumer archive venv java run run-complete-journey data-complete-journey test lint lock serve mlflow-ui bench clean package redis wrk chromium schemathesis monitoring-ui retrain-if-needed viz lock-serving serving-venv
 
 venv: $(STAMP)
 
@@ -66,16 +66,22 @@ $(CJ_RAW)/transactions.parquet: $(STAMP)
 run-complete-journey: data-complete-journey
 	$(BIN)/kedro run --env complete_journey
 
-# The Redis profile-store tests run against a real redis-server on loopback (`make redis`);
-# the dashboard test drives a real headless Chromium (`make chromium`); the Spark tests need
-# Java (`make java`).
-test: venv redis chromium java
+# The Redis profile-store tests run against a real redis-server on loopback (started here
+# unless one already answers on REDIS_PORT, and then stopped again when the tests end, pass,
+# fail or are interrupted: the trap keeps pytest's exit status); the dashboard test drives
+# a real headless Chromium (`make chromium`); the Spark tests need Java (`make java`).
+# PYTEST_ARGS narrows the run (e.g. PYTEST_ARGS="-p no:xdist tests/test_metrics.py").
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
+test: venv chromium java
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m compileall -q src  # the project's own bytecode (see the venv target)
 	# Two workers (pytest-xdist): the suite is mostly kedro and server subprocesses. A test
 	# file stays on one worker, and so do all tests of the shared synthetic project; the
 	# heaviest groups go first (tests/conftest.py).
-	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	started=0; redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 \
+	  || { $(MAKE) --no-print-directory redis && started=1; }; \
+	trap '[ $$started = 0 ] || redis-cli -p $(REDIS_PORT) shutdown nosave >/dev/null 2>&1' EXIT; \
+	TAILOR_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests bench
@@ -145,6 +151,12 @@ monitoring-ui: venv
 # Monitoring, then the training pipelines if the retrain signal is set (KEDRO_ENV=synthetic).
 retrain-if-needed: venv
 	$(BIN)/python -m tailor.monitoring.retrain_loop $(if $(KEDRO_ENV),--env $(KEDRO_ENV))
+
+# Figures in README/docs: the evaluation reports into bench/RESULTS.md, then every
+# throughput/latency/NDCG figure of README.md and docs/ checked against the generated
+# sections (bench/docs_figures.py lists each stray one; exit 1 if any).
+docs-figures: venv
+	$(BIN)/python bench/docs_figures.py
 
 # Every benchmark; each rewrites its own section of bench/RESULTS.md.
 bench: venv wrk

@@ -267,11 +267,19 @@ def write(rows: list[dict[str, str]], notes: list[str], args: argparse.Namespace
         f"(JVM start is inside it for Spark). Memory cap per run: {args.memory_cap_gib:g} GiB "
         "of process-tree RSS (the run is stopped there).\n\nWorlds: " + " ".join(notes)
     )
-    write_section(
-        "spark", "Data engineering: pandas vs Spark local[2]", body,
+    # A run of one engine (a size measured engine by engine) gets its own section: it
+    # must not overwrite the paired sweep in `spark`.
+    engines = sorted(args.engines)
+    paired = engines == ["pandas", "spark"]
+    name = "spark" if paired else f"spark-{'-'.join(map(str, args.users))}-{'-'.join(engines)}"
+    command = (
         f"python bench/bench_spark.py --users {' '.join(map(str, args.users))} "
-        f"--memory-cap-gib {args.memory_cap_gib:g}",
-    )  # fmt: skip
+        f"--memory-cap-gib {args.memory_cap_gib:g}"
+    )
+    if not paired:
+        command += f" --engines {' '.join(engines)}"
+    title = "Data engineering: pandas vs Spark local[2]"
+    write_section(name, title if paired else f"{title} ({', '.join(engines)} only)", body, command)
     print(body, flush=True)
 
 

@@ -277,7 +277,7 @@ def http_rounds(env: dict[str, str], url: str, k: int, seconds: int, rounds: int
         wait_started(r, on_prefix, k)
         for _ in range(rounds):
             for name, u in (("on", on_url), ("off", off_url)):
-                cells[name].append(wrk(f"{u}/events", 32, seconds, script))
+                cells[name].append(wrk([f"{u}/events"], 32, seconds, script))
         t = time.time()
         total = int(r.xlen(f"{on_prefix}stream"))
         while applied(r, on_prefix) < total and time.time() - t < 120:

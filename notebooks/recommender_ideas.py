@@ -243,23 +243,9 @@ BLENDS: list[list[tuple[str, dict[str, Any]]]] = [
 
 def load_windows(env: str) -> list[Window]:
     """The pipeline's validation windows (its own node on the catalog's inputs)."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
+    from tailor.recommenders.project_windows import load_windows as project_windows
 
-    from tailor.pipelines.recommender.nodes import validation_windows
-
-    bootstrap_project(ROOT)
-    with KedroSession.create(ROOT, env=None if env == "base" else env) as session:
-        context = session.load_context()
-        cat, params = context.catalog, context.params
-        return validation_windows(
-            cat.load("interactions_train"),
-            cat.load("interactions"),
-            cat.load("item_catalog"),
-            cat.load("customer_features_val"),
-            params["split"],
-            params["recommender"],
-        )
+    return project_windows(ROOT, env)[0]
 
 
 def best_blend(specs: list[tuple[str, dict[str, Any]]], windows: list[Window]) -> tuple:

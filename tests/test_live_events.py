@@ -72,3 +72,30 @@ def test_no_archive_changes_nothing() -> None:
 def test_an_archive_without_event_ids_is_refused_naming_the_column() -> None:
     with pytest.raises(ValueError, match=r"raw_live_events.*event_id"):
         merge_live_events(_tx(), pd.DataFrame(), _live().drop(columns="event_id"))
+
+
+def test_live_lines_are_point_in_time() -> None:
+    """A later transaction (a wild price, a move abroad) and a later redelivery of an event id
+    change nothing about an earlier live purchase: what a cut-off between them trains on."""
+    later = pd.DataFrame(
+        {
+            "order_id": ["o9"],
+            "user_id": ["a"],
+            "item_id": ["X"],
+            "quantity": [1],
+            "unit_price": [100.0],
+            "ts": pd.to_datetime(["2024-02-15"]),
+            "country": ["US"],
+        }
+    )
+    tx = pd.concat([_tx(), conform_table(later, "transactions", {})], ignore_index=True)
+    live = _live()
+    again = live.iloc[[0]].assign(ts=pd.Timestamp("2024-03-05", tz="UTC"), item_id="Y")
+    live = pd.concat([again, live], ignore_index=True)  # the later copy comes first
+    events = conform_table(pd.DataFrame(), "events", {}, optional=True)
+    out, _ = merge_live_events(tx, events if events is not None else pd.DataFrame(), live)
+    lines = out[out["order_id"].str.startswith("live:")].set_index("order_id")
+    # e1 (2024-02-01): X's median of 2 and 4, country DE, item X: as without the later rows
+    assert lines.loc["live:e1", ["item_id", "unit_price", "country"]].tolist() == ["X", 3.0, "DE"]
+    # e4 (2024-03-01) comes after the move: priced and placed as of then
+    assert lines.loc["live:e4", ["unit_price", "country"]].tolist() == [10.0, "US"]

@@ -24,13 +24,16 @@ def campaign_exposures(
     """
     if campaigns is None or campaigns.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in COLUMNS})
-    out = campaigns.drop_duplicates(["user_id", "campaign_id"]).copy()
+    out = campaigns.copy()
     sent = out["sent_ts"] if "sent_ts" in out else pd.Series(pd.NaT, index=out.index)
     if info is not None and not info.empty:
         start = info.drop_duplicates("campaign_id").set_index("campaign_id")["start_ts"]
         sent = sent.fillna(out["campaign_id"].map(start))
     out["sent_ts"] = pd.to_datetime(sent)
-    out = out.dropna(subset=["sent_ts"])
+    # A repeated exposure counts from its first time: keeping whichever row came first in
+    # the table would let a later row erase an earlier exposure from a past snapshot.
+    out = out.dropna(subset=["sent_ts"]).sort_values("sent_ts", kind="stable")
+    out = out.drop_duplicates(["user_id", "campaign_id"])
     first = pd.Series(dtype="datetime64[ns]")
     if responses is not None and not responses.empty:
         first = responses.groupby(["user_id", "campaign_id"])["ts"].min()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 
 from tests.conftest import ROOT
 from tests.serving.conftest import API_KEY, Server, run_server
@@ -123,7 +124,10 @@ def test_dashboard_shows_the_numbers_of_stats(dash_server: Server, serving_proje
             expected[("*", strategy, metric)] = row[metric]
     shown = {k: page.cells.get(k) for k in expected}
     assert shown == {k: "" if v is None else str(v) for k, v in expected.items()}
-    assert {k[2] for k in expected if k[2] != "bandit_mean"} == set(TABLE_METRICS)
+    # The page shows exactly these metrics (this file's list, not the dashboard's own), and
+    # no cell that /stats did not report.
+    assert {k[2] for k in page.cells} == {*TABLE_METRICS, "bandit_mean"}
+    assert set(page.cells) == set(expected)
     assert page.tags.get("svg", 0) >= 17 and page.tags.get("polyline", 0) > 0
     assert "http-equiv" in dom and "<script" not in dom  # reloads itself, no scripts
 
@@ -137,5 +141,15 @@ def test_dashboard_shows_the_numbers_of_stats(dash_server: Server, serving_proje
 
 
 def test_dashboard_without_the_key_is_refused_in_the_browser(dash_server: Server) -> None:
+    # Over HTTP: 401 with the Basic challenge (a browser asks for the key), the refusal named.
+    for auth in ({}, {"Authorization": "Bearer not-the-key"}):
+        resp = requests.get(f"{dash_server.url}/dashboard", headers=auth, timeout=30)
+        status = 401 if not auth else 403
+        assert resp.status_code == status, (resp.status_code, resp.text)
+        assert "authorization" in resp.text
+        if not auth:
+            challenges = resp.headers.get("www-authenticate", "")
+            assert "Basic" in challenges, resp.headers
+    # In the browser (which gets the same 401 and shows its key prompt): no numbers.
     dom = chromium("--dump-dom", f"{dash_server.url}/dashboard").stdout
-    assert "Tailor: online metrics" not in dom
+    assert "Tailor: online metrics" not in dom and "data-metric" not in dom

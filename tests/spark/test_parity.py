@@ -41,6 +41,7 @@ TABLES = (
     "interactions_val",
     "user_item_train",
     "item_catalog",
+    "item_catalog_train",
     "daily_demand",
     "customer_features_val",
     "customer_features_train",
@@ -58,7 +59,9 @@ def run_engine(nodes: Any, raw: dict[str, Any], split: dict[str, Any]) -> dict[s
         raw["transactions"], raw["users"], raw["events"], raw["email"], raw["items"],
         raw["suppression"], none, none, none, PARAMS["sources"],
     )  # fmt: skip
-    demand, customer, report, metrics = nodes.clean_transactions(tx, users, sup, PARAMS["cleaning"])
+    demand, customer, report, metrics = nodes.clean_transactions(
+        tx, users, sup, PARAMS["cleaning"], split
+    )
     users_c, events_c, email_c, camp_c = nodes.filter_sources(
         users, events, email, camp, info, resp, sup
     )
@@ -77,6 +80,10 @@ def run_engine(nodes: Any, raw: dict[str, Any], split: dict[str, Any]) -> dict[s
         "interactions_val": val,
         "user_item_train": nodes.user_item_matrix(train),
         "item_catalog": nodes.build_item_catalog(demand, items, PARAMS["catalog"]),
+        "item_catalog_train": nodes.build_item_catalog_train(
+            demand, items, PARAMS["catalog"], split
+        ),
+        "split_bounds": nodes.split_bounds(interactions, split),
         "daily_demand": nodes.daily_demand(demand),
         "customer_features_val": nodes.features_at_validation_cutoff(*sources, split),
         "customer_features_train": nodes.features_at_cutoff(*sources, split),
@@ -176,7 +183,8 @@ def both(request: pytest.FixtureRequest, spark: Any) -> tuple[dict[str, Any], di
         spark_raw = {k: spark.createDataFrame(v) for k, v in raw.items()}
     expected = run_engine(pd_nodes, {k: v.copy() for k, v in raw.items()}, split)
     got = run_engine(spark_nodes, spark_raw, split)
-    got = {k: v if k in ("report", "metrics") else as_pandas(v) for k, v in got.items()}
+    small = ("report", "metrics", "split_bounds")  # pandas objects or dicts in both engines
+    got = {k: v if k in small else as_pandas(v) for k, v in got.items()}
     # the inputs exercise these rules, so a rule that silently did nothing would show
     exercised = ["exact_duplicates", "cancellation_lines", "cancelled_purchases"]
     exercised += ["outlier_quantity", "outlier_price", "suppressed_users", "opted_out_users"]
@@ -192,6 +200,7 @@ def test_cleaning_counts_and_metrics_are_identical(both: tuple[dict, dict]) -> N
     expected, got = both
     pd.testing.assert_frame_equal(got["report"], expected["report"])
     assert got["metrics"] == expected["metrics"]
+    assert got["split_bounds"] == expected["split_bounds"]
 
 
 @pytest.mark.parametrize("table", TABLES)

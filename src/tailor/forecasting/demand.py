@@ -156,12 +156,6 @@ def combine(parts: dict[str, pd.DataFrame], weights: dict[str, float] | None) ->
     return pd.DataFrame(values, index=parts[names[0]].index, columns=BANDS)
 
 
-def recency_weights(n_folds: int, decay: float) -> np.ndarray:
-    """Fold weights, oldest first: the newest fold weighs 1, each older one ``decay`` times
-    the next, so the folds nearest the forecast matter most."""
-    return decay ** np.arange(n_folds - 1, -1, -1, dtype=float)
-
-
 def inverse_error_weights(
     scores: pd.DataFrame, members: tuple[str, ...], fold_weights: tuple[float, ...]
 ) -> dict[str, float]:
@@ -229,9 +223,11 @@ def validation_forecasts(
             m: forecast_one(m, history, dates, calendar, params, settings, uncertainty)
             for m in singles_needed(models, members)
         }
-        earlier = pd.DataFrame(rows)
-        earlier = earlier if earlier.empty else earlier[earlier["model"].isin(members)]
-        weights = inverse_error_weights(earlier, members, settings.fold_weights)
+        weights: dict[str, float] = {}
+        if "weighted_ensemble" in models:  # from the folds before this one only
+            earlier = pd.DataFrame(rows)
+            earlier = earlier if earlier.empty else earlier[earlier["model"].isin(members)]
+            weights = inverse_error_weights(earlier, members, settings.fold_weights)
         add_ensembles(fcs, models, members, weights, settings)
         scale = weekly_naive_scale(history["y"], history["trading"])
         for model, fc in fcs.items():

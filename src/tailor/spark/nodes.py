@@ -108,8 +108,50 @@ def clean_transactions(
     users: DataFrame,
     suppression: DataFrame,
     params: dict[str, Any],
+    split: dict[str, Any] | None = None,
 ) -> tuple[DataFrame, DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
-    """The cleaning rules in the pandas order, with the same report and metrics."""
+    """The cleaning rules in the pandas order, with the same report and metrics; the lines
+    up to the cut-off cleaned from those lines alone, as the pandas node does."""
+    level = StorageLevel.MEMORY_AND_DISK
+    if split is None:
+        demand, customer, (steps, netting) = _clean(transactions, users, suppression, params)
+        split_free = customer.agg(
+            F.countDistinct("user_id").alias("users"), F.countDistinct("item_id").alias("items")
+        ).first()
+        report, metrics = cleaning_report(
+            steps, netting, int(split_free["users"] or 0), int(split_free["items"] or 0)
+        )
+        return demand, customer, report, metrics
+    cutoff = ts_literal(pd.Timestamp(split["cutoff"]))
+    before = F.col("ts") <= cutoff
+    demand_past, customer_past, _ = _clean(transactions.where(before), users, suppression, params)
+    demand_all, customer_all, (steps, netting) = _clean(transactions, users, suppression, params)
+    demand = demand_past.unionByName(demand_all.where(~before)).persist(level)
+    customer = customer_past.unionByName(customer_all.where(~before)).persist(level)
+    totals = customer.agg(
+        F.count("*").alias("rows"),
+        F.countDistinct("user_id").alias("users"),
+        F.countDistinct("item_id").alias("items"),
+    ).first()
+    n_demand = demand.count()
+    out = dict(demand_rows_out=n_demand, customer_rows_out=int(totals["rows"]))
+    kept = n_demand - dict(steps)["demand_rows_out"]
+    steps = [(s, out.get(s, n)) for s, n in steps]
+    steps.insert(-1, ("kept_at_cutoff", kept))
+    report, metrics = cleaning_report(
+        steps, netting, int(totals["users"] or 0), int(totals["items"] or 0)
+    )
+    log.info("cleaning (spark): %s", ", ".join(f"{s}={r:,}" for s, r in steps))
+    return demand, customer, report, metrics
+
+
+def _clean(
+    transactions: DataFrame,
+    users: DataFrame,
+    suppression: DataFrame,
+    params: dict[str, Any],
+) -> tuple[DataFrame, DataFrame, tuple[list[tuple[str, int]], dict[str, int]]]:
+    """The cleaning rules on ``transactions``: demand lines, customer lines, report steps."""
     level = StorageLevel.MEMORY_AND_DISK
     rows_in = transactions.count()
     steps: list[tuple[str, int]] = [("rows_in", rows_in)]
@@ -147,8 +189,6 @@ def clean_transactions(
         F.sum(no_user.cast("long")).alias("missing"),
         F.sum(F.col("_opted").cast("long")).alias("opted"),
         F.sum((~no_user & ~F.col("_opted")).cast("long")).alias("customer"),
-        F.countDistinct(F.when(~no_user & ~F.col("_opted"), F.col("user_id"))).alias("users"),
-        F.countDistinct(F.when(~no_user & ~F.col("_opted"), F.col("item_id"))).alias("items"),
     ).first()
     customer = flagged.where(~no_user & ~F.col("_opted")).drop("_opted")
     # as the pandas rule: opted-out customers' lines stay demand, without their id
@@ -157,12 +197,7 @@ def clean_transactions(
     steps.append(("missing_customer", int(totals["missing"] or 0)))
     steps.append(("opted_out_users", int(totals["opted"] or 0)))
     steps.append(("customer_rows_out", int(totals["customer"] or 0)))
-
-    report, metrics = cleaning_report(
-        steps, netting, int(totals["users"] or 0), int(totals["items"] or 0)
-    )
-    log.info("cleaning (spark): %s", ", ".join(f"{s}={r:,}" for s, r in steps))
-    return demand, customer, report, metrics
+    return demand, customer, (steps, netting)
 
 
 def filter_sources(
@@ -203,6 +238,20 @@ def build_item_catalog(
     return build_catalog(
         demand_lines, given, params["min_category_items"], params["category_stopwords"]
     )
+
+
+def build_item_catalog_train(
+    demand_lines: DataFrame, items: DataFrame, params: dict[str, Any], split: dict[str, Any]
+) -> pd.DataFrame:
+    """The catalog as of the cut-off (see the pandas node)."""
+    cutoff = ts_literal(pd.Timestamp(split["cutoff"]))
+    return build_item_catalog(demand_lines.where(F.col("ts") <= cutoff), items, params)
+
+
+def split_bounds(interactions: DataFrame, split: dict[str, Any]) -> dict[str, str]:
+    """The cut-off and the test window's end (see the pandas node)."""
+    end = split.get("test_end") or interactions.agg(F.max("ts")).first()[0]
+    return {"cutoff": str(pd.Timestamp(split["cutoff"])), "test_end": str(pd.Timestamp(end))}
 
 
 def daily_demand(demand_lines: DataFrame) -> pd.DataFrame:

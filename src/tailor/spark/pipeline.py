@@ -72,6 +72,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "users_validated",
                     "suppression_validated",
                     "params:data_engineering.cleaning",
+                    "params:split",
                 ],
                 [
                     _s("demand_lines"),
@@ -98,6 +99,23 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 [_s("demand_lines"), "items_validated", "params:data_engineering.catalog"],
                 "item_catalog",
                 name="build_item_catalog",
+            ),
+            Node(
+                n.build_item_catalog_train,
+                [
+                    _s("demand_lines"),
+                    "items_validated",
+                    "params:data_engineering.catalog",
+                    "params:split",
+                ],
+                "item_catalog_train",
+                name="build_item_catalog_train",
+            ),
+            Node(
+                n.split_bounds,
+                [_s("interactions"), "params:split"],
+                "split_bounds",
+                name="split_bounds",
             ),
             Node(n.daily_demand, _s("demand_lines"), "daily_demand", name="daily_demand"),
             Node(

@@ -50,7 +50,9 @@ def inputs(test_override: pd.DataFrame | None = None) -> dict[str, Any]:
         "interactions_train": train,
         "interactions_test": test if test_override is None else test_override,
         "interactions": inter,
+        "split_bounds": {"cutoff": "2023-06-01", "test_end": str(inter["ts"].max())},
         "item_catalog": planted_items(),
+        "item_catalog_train": planted_items(),
         "customer_features_val": features,
         "customer_features_train": features,
         "customer_features_serving": features,
@@ -88,11 +90,14 @@ def run(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_tuning_nodes_do_not_take_the_test_window() -> None:
-    for node in create_pipeline().nodes:
+    """Windows are built from train and the catalog as of the cut-off; tuning, validation
+    and selection read only the windows (tests/test_point_in_time.py poisons the rest)."""
+    nodes = {node.name: node for node in create_pipeline().nodes}
+    forbidden = {"interactions_test", "interactions", "item_catalog"}
+    assert not forbidden & set(nodes["recommender_windows"].inputs)
+    for node in nodes.values():
         if node.name.startswith(("tune_", "validate_", "select_")):
-            assert "interactions_test" not in node.inputs
-            assert "interactions_train" not in node.inputs
-            assert "interactions" not in node.inputs
+            assert not (forbidden | {"interactions_train"}) & set(node.inputs), node.name
 
 
 def test_poisoned_test_window_changes_no_choice() -> None:

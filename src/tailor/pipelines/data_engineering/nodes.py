@@ -92,6 +92,7 @@ def clean_transactions(
     users: pd.DataFrame,
     suppression: pd.DataFrame,
     params: dict[str, Any],
+    split: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
     """Apply the cleaning rules in order; return demand lines, customer lines and the report.
 
@@ -99,7 +100,47 @@ def clean_transactions(
     the opted-out ones without their id; customer lines, which feed every model, keep only
     consenting, identified customers.
     Suppressed (forgotten) users are removed from both before anything else.
+
+    Point in time: the lines up to ``split.cutoff`` are cleaned from those lines alone (the
+    outlier rules' medians, the cancellations seen by then), so nothing after the cut-off
+    changes what training reads; the later lines are cleaned with everything. The report is
+    the whole data's, plus the lines the cut-off kept (cancelled or judged outliers later).
+    ``split`` None: one pass, no cut-off.
     """
+    if split is None:  # no cut-off (a one-off cleaning): one pass over everything
+        demand, customer, (steps, netting) = _clean(transactions, users, suppression, params)
+        report, metrics = cleaning_report(
+            steps, netting, customer["user_id"].nunique(), customer["item_id"].nunique()
+        )
+        return demand, customer, report, metrics
+    cutoff = pd.Timestamp(split["cutoff"])
+    past = transactions[transactions["ts"] <= cutoff]
+    demand_past, customer_past, _ = _clean(past, users, suppression, params)
+    demand_all, customer_all, (steps, netting) = _clean(transactions, users, suppression, params)
+    demand = pd.concat([demand_past, demand_all[demand_all["ts"] > cutoff]], ignore_index=True)
+    customer = pd.concat(
+        [customer_past, customer_all[customer_all["ts"] > cutoff]], ignore_index=True
+    )
+    steps = [
+        (s, len(demand) if s == "demand_rows_out" else len(customer) if s == "customer_rows_out"
+         else n)
+        for s, n in steps
+    ]  # fmt: skip
+    steps.insert(-1, ("kept_at_cutoff", len(demand) - len(demand_all)))
+    report, metrics = cleaning_report(
+        steps, netting, customer["user_id"].nunique(), customer["item_id"].nunique()
+    )
+    log.info("cleaning: %s", ", ".join(f"{s}={r:,}" for s, r in steps))
+    return demand, customer, report, metrics
+
+
+def _clean(
+    transactions: pd.DataFrame,
+    users: pd.DataFrame,
+    suppression: pd.DataFrame,
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[list[tuple[str, int]], dict[str, int]]]:
+    """The cleaning rules on ``transactions``: demand lines, customer lines, report steps."""
     steps: list[tuple[str, int]] = [("rows_in", len(transactions))]
     df, n = cleaning.drop_exact_duplicates(transactions)
     steps.append(("exact_duplicates", n))
@@ -132,12 +173,7 @@ def clean_transactions(
     steps.append(("missing_customer", int(no_user.sum())))
     steps.append(("opted_out_users", int(opt_mask.sum())))
     steps.append(("customer_rows_out", len(customer)))
-
-    report, metrics = cleaning_report(
-        steps, netting, customer["user_id"].nunique(), customer["item_id"].nunique()
-    )
-    log.info("cleaning: %s", ", ".join(f"{s}={r:,}" for s, r in steps))
-    return demand, customer, report, metrics
+    return demand, customer, (steps, netting)
 
 
 def cleaning_report(
@@ -165,6 +201,8 @@ def _kind(step: str) -> str:
         return "total"
     if step in ("missing_customer", "opted_out_users"):
         return "dropped_from_customer_data"
+    if step == "kept_at_cutoff":  # lines before the cut-off only later data would drop
+        return "kept"
     return "dropped"
 
 
@@ -196,10 +234,28 @@ def filter_sources(
 def build_item_catalog(
     demand_lines: pd.DataFrame, items: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """The catalog from all demand (anonymous buyers too: they still show what sells)."""
+    """The catalog from all demand (anonymous buyers too: they still show what sells):
+    what serving ranks."""
     return build_catalog(
         demand_lines, items, params["min_category_items"], params["category_stopwords"]
     )
+
+
+def build_item_catalog_train(
+    demand_lines: pd.DataFrame, items: pd.DataFrame, params: dict[str, Any], split: dict[str, Any]
+) -> pd.DataFrame:
+    """The catalog as of the cut-off (modal price, description, categories from the demand
+    up to it): what training and validation read, so no item fact of the test window does."""
+    past = demand_lines[demand_lines["ts"] <= pd.Timestamp(split["cutoff"])]
+    return build_item_catalog(past, items, params)
+
+
+def split_bounds(interactions: pd.DataFrame, split: dict[str, Any]) -> dict[str, str]:
+    """The cut-off and the test window's end (``split.test_end``, else the data's last
+    timestamp): the one fact of the test window that training reads, its length, which
+    sets the validation windows' default length."""
+    end = split.get("test_end") or interactions["ts"].max()
+    return {"cutoff": str(pd.Timestamp(split["cutoff"])), "test_end": str(pd.Timestamp(end))}
 
 
 def daily_demand(demand_lines: pd.DataFrame) -> pd.DataFrame:

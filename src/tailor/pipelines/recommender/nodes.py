@@ -80,7 +80,7 @@ def user_attributes(
 
 def validation_windows(
     train: pd.DataFrame,
-    interactions: pd.DataFrame,
+    bounds_of_split: dict[str, str],
     items: pd.DataFrame,
     features: pd.DataFrame,
     split: dict[str, Any],
@@ -88,12 +88,13 @@ def validation_windows(
 ) -> list[Window]:
     """The rolling validation windows inside train (see ``windows.py``).
 
-    ``interactions`` is read only for the data's last timestamp (the default window length
-    is the test window's); user attributes are rebuilt as of each window's start from the
-    window's own fit lines plus the static columns of ``features``.
+    ``bounds_of_split`` (``split_bounds``): the cut-off and the test window's end, the
+    default window length; no test-window row is read. ``items``: the catalog as of the
+    cut-off. User attributes are rebuilt as of each window's start from the window's own
+    fit lines plus the static columns of ``features``.
     """
     cfg = params["validation"]
-    test_end = split.get("test_end") or interactions["ts"].max()
+    test_end = bounds_of_split["test_end"]
     bounds = window_bounds(
         split["cutoff"],
         train["ts"].min(),

@@ -38,8 +38,8 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             validation_windows,
             [
                 "interactions_train",
-                "interactions",
-                "item_catalog",
+                "split_bounds",
+                "item_catalog_train",
                 "customer_features_val",
                 "params:split",
                 P,
@@ -100,7 +100,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             [
                 "interactions_train",
                 "interactions_test",
-                "item_catalog",
+                "item_catalog_train",
                 "recommender_users_train",
                 P,
                 SEED,

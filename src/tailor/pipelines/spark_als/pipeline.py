@@ -39,7 +39,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 [
                     "interactions_train@spark",
                     "interactions_test@spark",
-                    "item_catalog",
+                    "item_catalog_train",
                     "spark_als_best",
                     "params:spark_als",
                     "params:recommender.families.als",
