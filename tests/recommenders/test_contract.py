@@ -22,6 +22,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "ptopfreq": {"half_life_days": 60},
     "tifu_knn": {"neighbours": 5},
     "due_again": {},
+    "repeat_ranker": {"label_days": 30},
 }
 
 

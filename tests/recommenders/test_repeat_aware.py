@@ -11,6 +11,7 @@ from tailor.recommenders.due_again import DueAgainRecommender
 from tailor.recommenders.ease import EaseRecommender
 from tailor.recommenders.mixed import MixedRecommender, merge, mix_weights, repeat_counts
 from tailor.recommenders.ptopfreq import PTopFreqRecommender
+from tailor.recommenders.repeat_ranker import RepeatRankerRecommender
 from tailor.recommenders.tifu_knn import TifuKnnRecommender
 
 END = pd.Timestamp("2024-12-31")
@@ -52,8 +53,9 @@ def _rank(recs: pd.DataFrame, user: str, item: str) -> int:
         PTopFreqRecommender(half_life_days=90),
         DueAgainRecommender(),
         TifuKnnRecommender(neighbours=5),
+        RepeatRankerRecommender(label_days=30),
     ],
-    ids=["ptopfreq", "due_again", "tifu_knn"],
+    ids=["ptopfreq", "due_again", "tifu_knn", "repeat_ranker"],
 )
 def test_items_due_again_rank_above_items_bought_once_long_ago(shop, model) -> None:
     """'old' was bought in 3 orders 500 days ago, 'cyc' in 11 orders every 14 days and is
@@ -71,6 +73,37 @@ def test_items_due_again_rank_above_items_bought_once_long_ago(shop, model) -> N
         assert all(
             (u, i) in bought for u, i in zip(first["user_id"], first["item_id"], strict=True)
         )
+
+
+def test_repeat_ranker_learns_which_items_are_bought_again() -> None:
+    """100 regular customers buy a new gift every week and their refill every 35 days; 40
+    newcomers bought their refill once 40 days ago and a new gift every week since.
+    Gifts are never bought twice, refills always are: the ranker, trained on the
+    regulars' last 30 days, ranks a newcomer's refill first; TIFU-KNN, which only sees
+    the newcomer's own recency, ranks last week's gift first."""
+    rng = np.random.default_rng(0)
+    rows = []
+
+    def weekly(user: str, weeks: int) -> None:
+        for n, gift in enumerate(rng.choice(1000, weeks, replace=False)):
+            rows.append((user, f"gift{gift}", f"{user}-w{n}", END - pd.Timedelta(days=7 * n)))
+
+    for u in range(100):
+        weekly(f"u{u}", 30)
+        for day in range(210 - u % 35, -1, -35):
+            ts = END - pd.Timedelta(days=day, hours=1)
+            rows.append((f"u{u}", f"refill{u % 5}", f"u{u}-r{day}", ts))
+    for u in range(40):
+        weekly(f"n{u}", 8)
+        rows.append((f"n{u}", f"refill{u % 5}", f"n{u}-r", END - pd.Timedelta(days=40)))
+    shop = pd.DataFrame(rows, columns=["user_id", "item_id", "order_id", "ts"])
+    newcomers = [f"n{u}" for u in range(40)]
+    ranker = RepeatRankerRecommender(label_days=30).fit(shop)
+    assert ranker.coef is not None  # learned, not the TIFU-KNN fallback
+    top = ranker.recommend(newcomers, 1, exclude=False)
+    assert top["item_id"].tolist() == [f"refill{u % 5}" for u in range(40)]
+    tifu = TifuKnnRecommender().fit(shop).recommend(newcomers, 1, exclude=False)
+    assert tifu["item_id"].str.startswith("gift").all()
 
 
 def test_due_again_puts_the_due_item_above_a_more_frequent_one_not_due() -> None:

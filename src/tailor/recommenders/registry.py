@@ -13,6 +13,7 @@ from tailor.recommenders.item_knn import ItemKnnRecommender
 from tailor.recommenders.lightfm_hybrid import LightFmRecommender
 from tailor.recommenders.popularity import PopularityRecommender
 from tailor.recommenders.ptopfreq import PTopFreqRecommender
+from tailor.recommenders.repeat_ranker import RepeatRankerRecommender
 from tailor.recommenders.tifu_knn import TifuKnnRecommender
 
 CANDIDATES: dict[str, type[Recommender]] = {
@@ -26,6 +27,7 @@ CANDIDATES: dict[str, type[Recommender]] = {
     "ptopfreq": PTopFreqRecommender,
     "tifu_knn": TifuKnnRecommender,
     "due_again": DueAgainRecommender,
+    "repeat_ranker": RepeatRankerRecommender,
 }
 
 
