@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from tailor.recommenders.base import CHUNK, MAX_CELLS, EpochCallback, Recommender
+from tailor.recommenders.base import EpochCallback, Recommender
 from tailor.recommenders.repeat_history import fill_scores, order_items, personal_first
 from tailor.recommenders.tifu_knn import TifuKnnRecommender
 
 FEATURES = (
-    "tifu",  # TIFU-KNN score (paper defaults)
+    "tifu",  # TIFU-KNN's personal vector (paper defaults; its neighbour part added nothing)
     "tifu_rel",  # ... over the customer's best
     "log_rank",  # log of its rank among the customer's past items
     "log_orders_with",  # log(1 + orders holding the item)
@@ -38,7 +38,9 @@ FEATURES = (
 MIN_POSITIVES = 20
 
 
-def pair_features(lines: pd.DataFrame, as_of: pd.Timestamp, tifu: Recommender) -> pd.DataFrame:
+def pair_features(
+    lines: pd.DataFrame, as_of: pd.Timestamp, tifu: TifuKnnRecommender
+) -> pd.DataFrame:
     """One row per (user_id, item_id) bought in ``lines`` (items ``tifu`` ranks), with
     ``FEATURES`` as of ``as_of``; ``tifu`` is fitted on the same lines."""
     df = order_items(lines)
@@ -58,10 +60,14 @@ def pair_features(lines: pd.DataFrame, as_of: pd.Timestamp, tifu: Recommender) -
     n = pairs["n"].to_numpy(np.float64)
     span = (pairs["last"] - pairs["first"]).dt.total_seconds().to_numpy() / 86400.0
     interval = np.maximum(span / np.maximum(n - 1, 1), 1.0)
-    items = pairs.groupby("item_id")["n"].agg(buyers="size", rebuyers=lambda s: int((s > 1).sum()))
+    items = (
+        pairs.assign(again=pairs["n"] > 1)
+        .groupby("item_id")["again"]
+        .agg(buyers="size", rebuyers="sum")
+    )
     recent = df[df["ts"] > as_of - pd.Timedelta(days=30)].groupby("item_id")["user_id"].nunique()
     out = pairs[["user_id", "item_id"]].copy()
-    out["tifu"] = _scores_at(tifu, pairs)
+    out["tifu"] = _vector_at(tifu, pairs)
     best = out.groupby("user_id")["tifu"].transform("max").to_numpy()
     out["tifu_rel"] = out["tifu"] / np.maximum(best, 1e-12)
     rank = out.groupby("user_id")["tifu"].rank(ascending=False, method="first")
@@ -79,20 +85,11 @@ def pair_features(lines: pd.DataFrame, as_of: pd.Timestamp, tifu: Recommender) -
     return out.reset_index(drop=True)
 
 
-def _scores_at(model: Recommender, pairs: pd.DataFrame) -> np.ndarray:
-    """``model``'s scores of the (user_id, item_id) ``pairs`` of its known users, a chunk
-    of users at a time (a 100k-item catalog never holds users x items)."""
-    rows = pairs["user_id"].map(model.user_index).to_numpy(np.int64)
-    cols = pairs["item_id"].map(model.item_index).to_numpy(np.int64)
-    out = np.zeros(len(pairs))
-    users = np.unique(rows)
-    chunk = max(1, min(CHUNK, MAX_CELLS // max(model.n_items, 1)))
-    for start in range(0, len(users), chunk):
-        batch = users[start : start + chunk]
-        scores = model._score_users(batch)
-        at = np.flatnonzero((rows >= batch[0]) & (rows <= batch[-1]))
-        out[at] = scores[np.searchsorted(batch, rows[at]), cols[at]]
-    return out
+def _vector_at(tifu: TifuKnnRecommender, pairs: pd.DataFrame) -> np.ndarray:
+    """TIFU-KNN's personal vector (its decayed item frequency) at the ``pairs``."""
+    rows = pairs["user_id"].map(tifu.user_index).to_numpy(np.int64)
+    cols = pairs["item_id"].map(tifu.item_index).to_numpy(np.int64)
+    return np.asarray(tifu.vectors[rows, cols]).ravel()
 
 
 class RepeatRankerRecommender(Recommender):
