@@ -23,7 +23,7 @@ from tailor.recommenders.blend_tuning import blend_candidates, blend_lists
 from tailor.recommenders.champion import comparison_window, decide, window_score
 from tailor.recommenders.evaluate import discovery_lists, holdout_truth, next_basket_truth
 from tailor.recommenders.mix_tuning import mix_name, tune_mixes
-from tailor.recommenders.mixed import KINDS, MixedRecommender
+from tailor.recommenders.mixed import KINDS, MixedRecommender, merge
 from tailor.recommenders.registry import make_candidate
 from tailor.recommenders.selection import choose_served
 from tailor.recommenders.tuning import (
@@ -476,9 +476,15 @@ def refit_and_score(
         return test_metrics
 
     def record_nb(
-        name: str, model: Recommender, seconds: float, spec: dict[str, Any] | None, exclude: bool
+        name: str,
+        model: Recommender,
+        seconds: float,
+        spec: dict[str, Any] | None,
+        exclude: bool,
+        lists: pd.DataFrame | None = None,
     ):
-        lists = model.recommend(nb_users, top_k, exclude=exclude)
+        if lists is None:
+            lists = model.recommend(nb_users, top_k, exclude=exclude)
         test_metrics = next_basket_metrics(lists_from_frame(lists), basket, bought, ks)
         nb_recs.append(lists[["user_id", "rank", "item_id", "score"]].assign(candidate=name))
         row = row_of(name, seconds, spec)
@@ -513,14 +519,25 @@ def refit_and_score(
         )
         repeat_models[name] = model
         record_nb(name, model, secs, spec, exclude=False)
-    record_nb(f"{discovery_choice}_discovery", fitted[discovery_choice], 0.0, None, exclude=True)
+    explore_nb = fitted[discovery_choice].recommend(nb_users, top_k, exclude=True)
+    record_nb(
+        f"{discovery_choice}_discovery", fitted[discovery_choice], 0.0, None, True, explore_nb
+    )
+    repeat_nb: dict[str, pd.DataFrame] = {}
     for name, spec in mixes.items():
         model = MixedRecommender.from_fitted(
             fitted[discovery_choice], repeat_models[spec["source"]], spec["mix"], fit_lines, seed
         )
         fitted[name] = model
         specs[name] = spec
-        record_nb(name, model, 0.0, spec, exclude=True)
+        # the mixes share the explore list and their source's repeat lists: merged once each
+        if spec["source"] not in repeat_nb:
+            repeat_nb[spec["source"]] = model.repeat_lists(nb_users, top_k)
+        merged = merge(
+            explore_nb, repeat_nb[spec["source"]], nb_users, model.weights_of(nb_users), model.rrf_k
+        )
+        lists = merged[merged["rank"] <= top_k].drop(columns="part").reset_index(drop=True)
+        record_nb(name, model, 0.0, spec, True, lists)
     protocol = str(params["selection"].get("protocol", "next_basket"))
     if protocol not in PROTOCOLS:
         raise ValueError(
