@@ -182,6 +182,36 @@ def test_mixed_list_keeps_the_explore_order_and_serves_past_items(shop) -> None:
     assert (first["item_id"].str.startswith("cyc")).all()
 
 
+def test_mixes_built_from_shared_parts_are_the_mixes_themselves(shop) -> None:
+    """refit_and_score computes the explore list and a source's repeat lists once and
+    merges them per mix (``merged_top``): each list must equal that mix's ``recommend``."""
+    explore = EaseRecommender(lam=10.0, min_item_buyers=1).fit(shop)
+    repeat = PTopFreqRecommender(half_life_days=90).fit(shop)
+    users = sorted(shop["user_id"].unique())
+    parts = explore.recommend(users, 6, exclude=True)
+    mixes = [{"kind": "constant", "value": v, "rrf_k": 1.0} for v in (0.2, 0.7)]
+    lists = []
+    for setting in mixes:
+        mix = MixedRecommender.from_fitted(explore, repeat, setting, shop)
+        shared = mix.merged_top(parts, mix.repeat_lists(users, 6), users, 6)
+        pd.testing.assert_frame_equal(shared, mix.recommend(users, 6))
+        lists.append(lists_from_frame(shared))
+    assert lists[0] != lists[1]  # the weights, not the parts, make the two mixes differ
+
+
+def test_the_mix_uses_the_repeat_source_best_on_the_windows_alone() -> None:
+    from tailor.recommenders.mix_tuning import best_source
+
+    def src(*windows: float) -> dict:
+        return {"val_metrics": {"ndcg_at_10": float(np.mean(windows))}}
+
+    sources = {"ptopfreq_default": src(0.30, 0.32), "tifu_knn_default": src(0.36, 0.38),
+               "repeat_ranker": src(0.40, 0.42), "tifu_knn": src(0.37, 0.39)}  # fmt: skip
+    assert best_source(sources, "ndcg_at_10") == "repeat_ranker"
+    tie = {"a": src(0.4), "b": src(0.4)}
+    assert best_source(tie, "ndcg_at_10") == "a"  # ties: the first listed (the simplest)
+
+
 def test_a_live_purchase_leaves_the_repeat_part_and_pyfunc_serves_the_mix(shop) -> None:
     from tailor.recommenders.pyfunc import predict_frame
 

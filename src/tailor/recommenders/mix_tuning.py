@@ -33,6 +33,19 @@ def mix_grid(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def best_source(sources: dict[str, dict[str, Any]], target: str) -> str:
+    """The repeat source with the best mean ``target`` over the windows, alone (ties: the
+    first, i.e. the simplest): the one the mixes use."""
+    best = max(sources, key=lambda name: sources[name]["val_metrics"][target])
+    log.info(
+        "next-basket repeat source: %s (mean %s=%.4f)",
+        best,
+        target,
+        sources[best]["val_metrics"][target],
+    )
+    return best
+
+
 def mix_name(kind: str, source: str) -> str:
     """Output name of a mix candidate, e.g. ``mix_propensity_ptopfreq``."""
     return f"mix_{kind}_{source}"

@@ -213,8 +213,20 @@ class MixedRecommender(Recommender):
     ) -> pd.DataFrame:
         """The mixed top ``k`` (``exclude`` is the explore part's: past items come back
         only through the repeat part)."""
-        out = self.mixed(user_ids, int(k), int(k), recent)
-        return out[out["rank"] <= int(k)].drop(columns="part").reset_index(drop=True)
+        return _top(self.mixed(user_ids, int(k), int(k), recent), k)
+
+    def merged_top(
+        self, explore: pd.DataFrame, repeat: pd.DataFrame, user_ids: Sequence[str], k: int
+    ) -> pd.DataFrame:
+        """``recommend(user_ids, k)`` from its two parts computed once for distinct
+        ``user_ids`` (``explore.recommend`` and ``repeat_lists``, top ``k`` each): mixes of
+        the same parts with other weights need not recompute them."""
+        users = [str(u) for u in user_ids]
+        return _top(merge(explore, repeat, users, self.weights_of(users), self.rrf_k), k)
+
+
+def _top(merged: pd.DataFrame, k: int) -> pd.DataFrame:
+    return merged[merged["rank"] <= int(k)].drop(columns="part").reset_index(drop=True)
 
 
 def merge(

@@ -22,8 +22,8 @@ from tailor.recommenders.blend import BlendRecommender
 from tailor.recommenders.blend_tuning import blend_candidates, blend_lists
 from tailor.recommenders.champion import comparison_window, decide, window_score
 from tailor.recommenders.evaluate import discovery_lists, holdout_truth, next_basket_truth
-from tailor.recommenders.mix_tuning import mix_name, tune_mixes
-from tailor.recommenders.mixed import KINDS, MixedRecommender, merge
+from tailor.recommenders.mix_tuning import best_source, mix_name, tune_mixes
+from tailor.recommenders.mixed import KINDS, MixedRecommender
 from tailor.recommenders.registry import make_candidate
 from tailor.recommenders.selection import choose_served
 from tailor.recommenders.tuning import (
@@ -331,9 +331,7 @@ def tune_next_basket(
     explore_spec = _discovery_specs(untuned, blend, discovery)[selection["candidate"]]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
     sources = _repeat_sources(untuned_nb, repeat, params)
-    best = max(sources, key=lambda name: sources[name]["val_metrics"][target])
-    log.info("next-basket repeat source: %s (mean %s=%.4f)", best, target,
-             sources[best]["val_metrics"][target])  # fmt: skip
+    best = best_source(sources, target)
     min_buyers = int(params["min_item_buyers"])
     explore = [fit_spec(explore_spec, w.fit, w.items, w.users, min_buyers, seed) for w in windows]
     mixes = tune_mixes(
@@ -533,10 +531,7 @@ def refit_and_score(
         # the mixes share the explore list and their source's repeat lists: merged once each
         if spec["source"] not in repeat_nb:
             repeat_nb[spec["source"]] = model.repeat_lists(nb_users, top_k)
-        merged = merge(
-            explore_nb, repeat_nb[spec["source"]], nb_users, model.weights_of(nb_users), model.rrf_k
-        )
-        lists = merged[merged["rank"] <= top_k].drop(columns="part").reset_index(drop=True)
+        lists = model.merged_top(explore_nb, repeat_nb[spec["source"]], nb_users, top_k)
         record_nb(name, model, 0.0, spec, True, lists)
     protocol = str(params["selection"].get("protocol", "next_basket"))
     if protocol not in PROTOCOLS:
