@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,6 +41,18 @@ def child_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def data_dir(env: str) -> str:
+    """The env's ``data_dir`` (conf/<env>/globals.yml), else base's: online_retail, the
+    default data, writes into data/ like base."""
+    for name in (env, "base"):
+        path = ROOT / "conf" / name / "globals.yml"
+        if path.exists():
+            value = yaml.safe_load(path.read_text()).get("data_dir")
+            if value:
+                return str(value)
+    return "data"
+
+
 def pipeline(env: str) -> None:
     with tempfile.TemporaryDirectory() as storage:
         cmd = [str(KEDRO), "run", "--env", env, "--pipeline", "recommender", "--params",
@@ -52,7 +65,7 @@ def pipeline(env: str) -> None:
     peak = child_peak_mib()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = usage.ru_utime + usage.ru_stime
-    data = ROOT / ("data" if env == "base" else f"data/{env}")
+    data = ROOT / data_dir(env)
     results = pd.read_csv(data / "08_reporting/recommender_results.csv")
     served_info = json.loads((data / "08_reporting/recommender_served.json").read_text())
     by = results.set_index("candidate")
