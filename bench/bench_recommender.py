@@ -57,9 +57,16 @@ def pipeline(env: str) -> None:
     with tempfile.TemporaryDirectory() as storage:
         cmd = [str(KEDRO), "run", "--env", env, "--pipeline", "recommender", "--params",
                f"recommender.tuning.storage_dir={storage}"]  # fmt: skip
+        node_times = Path(storage) / "node_times.jsonl"
         start = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=ROOT, env={**ENV, "TAILOR_NODE_TIMES": str(node_times)},
+                              capture_output=True, text=True)  # fmt: skip
         wall = time.perf_counter() - start
+        times = (
+            [json.loads(line) for line in node_times.read_text().splitlines()]
+            if node_times.exists()
+            else []
+        )
     if proc.returncode != 0:
         sys.exit(f"kedro run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     peak = child_peak_mib()
@@ -129,8 +136,22 @@ def pipeline(env: str) -> None:
             f"reference: `{ref}`, the best of popularity, P-TopFreq and TIFU-KNN on test):\n\n"
             + markdown_table(nb_rows)
         )
-    name = "recommender" if env == "base" else f"recommender-{env}"
-    title = "default data" if env == "base" else f"`--env {env}`"
+    # online_retail differs from base only outside the recommender: the same section
+    default = env in ("base", "online_retail")
+    name = "recommender" if default else f"recommender-{env}"
+    title = f"default data, `--env {env}`" if default else f"`--env {env}`"
+    if times:
+        body += (
+            "\n\nWhere the time goes (nodes above 1 s CPU, `TAILOR_NODE_TIMES` of "
+            "`tailor.hooks.NodeTimeHooks`):\n\n"
+            + markdown_table(
+                [
+                    {"node": t["node"], "CPU s": f"{t['cpu']:.1f}", "wall s": f"{t['wall']:.1f}"}
+                    for t in sorted(times, key=lambda t: -t["cpu"])
+                    if t["cpu"] >= 1.0
+                ]
+            )
+        )
     write_section(name, f"Recommender pipeline ({title})", body,
                   f"python bench/bench_recommender.py pipeline --env {env}")  # fmt: skip
     print(body)
