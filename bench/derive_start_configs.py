@@ -15,8 +15,8 @@ The procedure (docs/recommender.md, "Where the start configurations come from"):
 4. Score = the mean over the data sets of (mean validation NDCG@10 over the windows) /
    (the same for the neutral settings): one start for every shop, no data set dominating
    by its scale.
-The derived starts and every step's score go to the ``start-configs`` section of
-bench/RESULTS.md; conf/base/parameters_recommender.yml copies the starts.
+The derived starts and every step's score go to the ``start-configs-<families>`` section
+of bench/RESULTS.md; conf/base/parameters_recommender.yml copies the starts.
 """
 
 from __future__ import annotations
@@ -160,7 +160,9 @@ def main() -> None:
     )
     cmd = "python bench/derive_start_configs.py --env " + " ".join(args.env)
     cmd += " --family " + " ".join(args.family)
-    write_section("start-configs", "Recommender start configurations (validation only)", body, cmd)
+    # one section per family list: deriving als/lightfm keeps the ease/item_knn section
+    title = "Recommender start configurations (validation only): " + ", ".join(args.family)
+    write_section("start-configs-" + "-".join(args.family), title, body, cmd)
     print(yaml.safe_dump(starts, sort_keys=False, default_flow_style=None))
 
 

@@ -4,12 +4,14 @@ and cut-off (tuning budgets are cut for CI only)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from tests.conftest import complete_journey_sample, make_project_copy, run_kedro
+from tests.conftest import ROOT, complete_journey_sample, make_project_copy, run_kedro
 
 # CI budgets: fewer trials and seconds; the code paths are the ones a full run takes.
 BUDGET = ",".join(
@@ -78,8 +80,11 @@ def test_complete_journey_sample_every_pipeline(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_four_months_with_default_parameters_degrade_with_warnings(tmp_path: Path) -> None:
-    """Four months of a real shop, only the cut-off set: forecasting and monitoring run on
-    shortened folds/horizon/windows and say which parameter they shortened."""
+    """Four months of a real shop, only the cut-off set: forecasting shortens its
+    horizon/folds and names each parameter it shortened (in the log and in
+    forecast_windows.json); monitoring, asked for a current window longer than the history
+    before it, compares what fits, says so naming monitoring.reference, and records the
+    windows it used."""
     project = make_project_copy(tmp_path / "short")
     raw = project / "data/01_raw/complete_journey"
     if raw.is_symlink():
@@ -90,8 +95,32 @@ def test_four_months_with_default_parameters_degrade_with_warnings(tmp_path: Pat
     run_kedro(project, *args, "--pipeline", "segmentation")
     proc = run_kedro(project, *args, "--pipeline", "forecasting", timeout=1200)
     log = " ".join((proc.stdout + proc.stderr).split())
-    assert "forecasting.demand" in log and "WARNING" in log
-    proc = run_kedro(project, *args, "--pipeline", "monitoring")
     data = project / "data/complete_journey"
     assert (data / "07_model_output/demand_forecast.parquet").exists()
-    assert (data / "08_reporting/monitoring/retrain_recommended.json").exists()
+    windows = json.loads((data / "08_reporting/forecast_windows.json").read_text())
+    demand = yaml.safe_load((ROOT / "conf/base/parameters_forecasting.yml").read_text())
+    demand = demand["forecasting"]["demand"]
+    configured = {"horizon_days": demand["horizon_days"], **demand["validation"]}
+    configured = {k: configured[k] for k in ("horizon_days", "n_folds", "fold_step_days")}
+    shortened = [k for k, v in configured.items() if windows[k] < v]
+    assert shortened, windows  # four months cannot hold the configured windows
+    for key in shortened:
+        name = f"forecasting.demand.{'validation.' if key != 'horizon_days' else ''}{key}"
+        assert any(w.startswith(f"{name} = {configured[key]}") for w in windows["warnings"])
+        assert "WARNING" in log and name in log
+
+    mon = ["--env", "complete_journey", "--params",
+           f"split.cutoff=2017-04-01,monitoring.current.days=80,{BUDGET}"]  # fmt: skip
+    proc = run_kedro(project, *mon, "--pipeline", "monitoring")
+    log = " ".join((proc.stdout + proc.stderr).split())
+    record = json.loads((data / "08_reporting/monitoring/retrain_recommended.json").read_text())
+    lines = pd.read_parquet(data / "02_intermediate/customer_lines.parquet")
+    first, last = lines["ts"].min().normalize(), lines["ts"].max().normalize()
+    start = last - pd.Timedelta(days=79)
+    day = pd.Timedelta(days=1)
+    assert record["windows"] == {
+        "reference": f"{first.date()}..{(start - day).date()}",
+        "current": f"{start.date()}..{last.date()}",
+    }
+    ref_days = (start - first).days
+    assert f"monitoring.reference: {ref_days} days, shorter than the 80-day current" in log

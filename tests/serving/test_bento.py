@@ -79,6 +79,12 @@ def test_bento_requires_the_runtime_set_and_nothing_else(bento: tuple[str, Path]
     code = {p.relative_to(path / "src").as_posix() for p in (path / "src").rglob("*.py")}
     assert "tailor/serving/service.py" in code
     assert all(c == "tailor/__init__.py" or c.startswith("tailor/serving/") for c in code), code
+    # the models it names: what the service reads, not the registry's pyfunc (never loaded)
+    version = re.search(r"tag: tailor-recommender:(\S+)", (path / "bento.yaml").read_text())
+    assert version, "bento.yaml names no tailor-recommender model"
+    recommender = path.parents[2] / "models" / "tailor-recommender" / version.group(1)
+    files = {p.relative_to(recommender).as_posix() for p in recommender.rglob("*") if p.is_file()}
+    assert files == {"model.yaml", "candidates.parquet", "serving.json"}, files
 
 
 def test_dockerfile_installs_the_runtime_set_as_a_non_root_user(bento: tuple[str, Path]) -> None:

@@ -181,3 +181,23 @@ def test_sqlite_forget_scrubs_the_file(tmp_path: Path) -> None:
     s.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("store.sqlite*"))
     assert b"secret-user-42" not in raw
+
+
+def test_user_view_is_the_three_reads_of_recommend(store: ProfileStore) -> None:
+    """The hot path's batched read (one round trip on Redis) answers what the separate reads
+    answer: newest events oldest first, the segment's feedback counts, the suppression."""
+    for n in range(6):
+        store.add_event(ev("u1", n), [], {}, NOW)
+    store.add_feedback(
+        fb("u1", "r1", "impression"), [Incr("loyal", "model", "impression", 1, NOW)], {}, NOW
+    )
+    store.add_feedback(fb("u1", "r1", "click"), [Incr("loyal", "model", "click", 1, NOW)], {}, NOW)
+    store.add_event(ev("u2", 7), [Incr("loyal", "model", "dwell_sum", 3.0, NOW)], {}, NOW)
+    view = store.user_view("u1", 4, "loyal")
+    assert not view.suppressed
+    assert [e.item_id for e in view.events] == ["I2", "I3", "I4", "I5"]
+    assert view.counts == {"model": {"impression": 1, "click": 1, "conversion": 0}}
+    assert store.user_view("u1", 4, "other").counts == {}
+    store.forget("u2")
+    gone = store.user_view("u2", 4, "loyal")
+    assert gone.suppressed and gone.events == []

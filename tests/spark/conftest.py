@@ -8,7 +8,7 @@ import pytest
 
 SPARK_TEST_CONF = {
     "spark.master": "local[2]",
-    "spark.driver.memory": "1g",
+    "spark.driver.memory": "2g",
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",

@@ -1,10 +1,9 @@
 """A BentoML model as a Kedro dataset: saving creates a new version in the model store.
 
-Saved from ``{"files": {name: DataFrame | dict | npz-dict}, "metadata": {...}}`` plus, for
-the recommender, ``mlflow_model_uri``: that registered MLflow model is downloaded into the
-BentoML model's ``bundle/`` directory, so the bento carries the exact version it names.
-Loads the path of the newest version. The store is ``BENTOML_HOME`` (the Makefile points it
-at ``bentoml_home/`` in the project).
+Saved from ``{"files": {name: DataFrame | dict | npz-dict}, "metadata": {...}}``: only
+what the service reads (the recommender's registered MLflow version is named in its
+metadata, not copied). Loads the path of the newest version. The store is ``BENTOML_HOME``
+(the Makefile points it at ``bentoml_home/`` in the project).
 """
 
 from __future__ import annotations
@@ -49,11 +48,6 @@ class BentoModelDataset(AbstractDataset[dict[str, Any], Path]):
                     np.savez(root / fname, **obj)
                 else:
                     (root / fname).write_text(json.dumps(obj, indent=2, default=str))
-            uri = data.get("mlflow_model_uri")
-            if uri:
-                import mlflow
-
-                mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(root / "bundle"))
         log.info("saved %s", ref.tag)
 
     def load(self) -> Path:

@@ -27,7 +27,14 @@ from tailor.serving.schemas import (
     SegmentResponse,
     SimilarResponse,
 )
-from tailor.serving.store import Event, Feedback, ProfileStore, Retention, unavailable_errors
+from tailor.serving.store import (
+    Event,
+    Feedback,
+    ProfileStore,
+    Retention,
+    UserView,
+    unavailable_errors,
+)
 from tailor.serving.strategies import LiveProfile, Scored
 from tailor.serving.stream import EventLog, new_event_id
 from tailor.serving.suppression import SuppressionList
@@ -121,9 +128,10 @@ class Engine:
             raise NotFound(f"request_id: unknown segment '{seg}'")
         return self.segment_slugs[seg], strategy
 
-    def live_profile(self, user_id: str) -> LiveProfile:
+    def live_profile(self, events: list[Event]) -> LiveProfile:
+        """Purchases, cart and views of the user's newest events (oldest first)."""
         live = LiveProfile()
-        for ev in reversed(self.store.recent_events(user_id, self.p["live_events"])):
+        for ev in reversed(events):
             row = self.data.item_index.get(ev.item_id) if ev.item_id else None
             if row is None:
                 continue
@@ -137,7 +145,13 @@ class Engine:
 
     # --- /recommend -----------------------------------------------------------------------
     def _decide(
-        self, req: RecommendRequest, known: bool, live: LiveProfile, segment: str, down: str | None
+        self,
+        req: RecommendRequest,
+        known: bool,
+        live: LiveProfile,
+        segment: str,
+        view: UserView | None,
+        down: str | None,
     ) -> Decision:
         due = known and bool(strategies.due_items(self.data, req.user_id))
         if known:
@@ -155,9 +169,9 @@ class Engine:
         if len(arms) == 1:
             why = "cold start" if not known else "only strategy available"
             return Decision(arms[0], segment, why)
-        if down:  # no bandit state: the first strategy (the model where there is one)
+        if view is None:  # no bandit state: the first strategy (the model where there is one)
             return Decision(arms[0], segment, f"{down}: {arms[0]} without live events")
-        arm = bandit.choose(arms, self.store.bandit_counts(segment), self.rng, self.prior)
+        arm = bandit.choose(arms, view.counts, self.rng, self.prior)
         return Decision(arm, segment, f"Thompson sampling among {len(arms)} strategies")
 
     def recommend(self, req: RecommendRequest) -> RecommendResponse:
@@ -174,18 +188,20 @@ class Engine:
     def _recommend(self, req: RecommendRequest, down: str | None) -> RecommendResponse:
         data, uid = self.data, req.user_id
         country = req.context.country if req.context else None
+        info = data.users.get(uid)
+        segment = info.segment if info else NEW_SEGMENT
+        # Every store read of the request at once (one round trip on Redis), before scoring.
+        view = None if down else self.store.user_view(uid, self.p["live_events"], segment)
         # Without the store, the suppression list file still holds every forgotten user:
         # /forget writes the store first, so it fails while the store is down.
-        if not self.personalizable(uid, check_store=down is None):
+        if not self.personalizable(uid, check_store=False) or (view and view.suppressed):
             scored = strategies.popularity(data, [("country", country)] if country else [])
             decision = Decision("popularity", ANONYMOUS_SEGMENT, "not personalized (no consent)")
             return self._answer(req, decision, scored, set(), LiveProfile())
-        info = data.users.get(uid)
         known = uid in data.candidates or info is not None
-        live = self.live_profile(uid) if down is None else LiveProfile()
-        segment = info.segment if info else NEW_SEGMENT
+        live = self.live_profile(view.events) if view else LiveProfile()
         country = country or (info.country if info else None)
-        decision = self._decide(req, known, live, segment, down)
+        decision = self._decide(req, known, live, segment, view, down)
         if down and down not in decision.reason:
             decision = Decision(decision.strategy, segment, f"{decision.reason}; {down}")
         scopes = [("segment", segment), ("country", country or "")]

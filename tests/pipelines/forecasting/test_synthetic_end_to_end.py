@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -62,6 +63,11 @@ def test_results_table_plots_and_mlflow_metrics(forecasted: Path) -> None:
     reporting = forecasted / "data" / "synthetic" / "08_reporting"
     results = pd.read_csv(reporting / "forecast_results.csv")
     overall = results[results["segment"] == "all"]
+    out = forecasted / "data" / "synthetic"
+    holdout = pd.read_parquet(out / "07_model_output/holdout_forecasts.parquet")
+    daily = pd.read_parquet(out / "03_primary/daily_demand.parquet")
+    holdout["date"] = pd.to_datetime(holdout["date"])
+    daily["date"] = pd.to_datetime(daily["date"])
     for target in ("orders", "revenue"):
         rows = overall[overall["target"] == target]
         # season_ensemble only where the hold-out's weeks a year earlier are in the data
@@ -72,7 +78,18 @@ def test_results_table_plots_and_mlflow_metrics(forecasted: Path) -> None:
         val = rows[rows["window"] == "validation"].set_index("model")["weighted_rank"]
         assert served["model"].iloc[0] == val.idxmin()
         hold = served[served["window"] == "holdout"].iloc[0]
-        assert 0 <= hold["coverage"] <= 1 and hold["width"] > 0
+        # Recomputed from the stored hold-out forecasts and the actual daily demand: the
+        # share of trading days inside the served interval and its mean width.
+        part = holdout[
+            (holdout["target"] == target)
+            & (holdout["segment"] == "all")
+            & (holdout["model"] == hold["model"])
+        ].merge(daily[["date", target]], on="date")
+        np.testing.assert_allclose(part["y"], part[target])  # the actuals are the demand
+        part = part[part["trading"].astype(bool)]
+        inside = (part["y"] >= part["yhat_lower"]) & (part["y"] <= part["yhat_upper"])
+        assert hold["coverage"] == pytest.approx(inside.mean(), abs=1e-9)
+        assert hold["width"] == pytest.approx((part["yhat_upper"] - part["yhat_lower"]).mean())
     # per segment the same rule: one served model per (target, segment)
     seg = results[(results["segment"] != "all") & (results["window"] == "holdout")]
     assert (seg.groupby(["target", "segment"])["served"].sum() == 1).all()

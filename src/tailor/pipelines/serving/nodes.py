@@ -168,8 +168,9 @@ def serving_recommender(
     params: dict[str, Any],
     sources: dict[str, str],
 ) -> dict[str, Any]:
-    """The recommender model: the champion's pyfunc (downloaded from the registry by the
-    dataset), its precomputed candidates and what was served from where."""
+    """The recommender model: the champion's precomputed candidates and which registered
+    model version they come from. The pyfunc itself stays in the registry: the service
+    never loads it (its answers are the candidates), and it was most of the bento's size."""
     registry = {
         "model_name": champion["name"],
         "model_version": champion["version"],
@@ -187,7 +188,6 @@ def serving_recommender(
     }
     return {
         "files": {"candidates.parquet": candidates, "serving.json": meta},
-        "mlflow_model_uri": champion["uri"],
         "metadata": {
             "users": int(candidates["user_id"].nunique()),
             "pool": params["candidate_pool"],

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 FEEDBACK_EVENTS = ("impression", "click", "conversion")
@@ -115,6 +115,24 @@ def visit_key(segment: str, strategy: str) -> str:
     return f"{segment}|{strategy}"
 
 
+@dataclass(frozen=True)
+class UserView:
+    """What one /recommend reads from the store."""
+
+    suppressed: bool
+    events: list[Event]  # the newest ``limit``, oldest first
+    counts: dict[str, dict[str, int]]  # the segment's bandit counts
+
+
+def bandit_counts_of(rows: Iterable[tuple[str, str, float | str]]) -> dict[str, dict[str, int]]:
+    """``{strategy: {impression, click, conversion}}`` from (strategy, metric, value) rows."""
+    out: dict[str, dict[str, int]] = {}
+    for strategy, metric, value in rows:
+        if metric in FEEDBACK_EVENTS:
+            out.setdefault(strategy, dict.fromkeys(FEEDBACK_EVENTS, 0))[metric] = int(float(value))
+    return out
+
+
 class ProfileStore(ABC):
     """Durable per-user live state; every write is acknowledged only once it is persisted."""
 
@@ -146,6 +164,15 @@ class ProfileStore(ABC):
     @abstractmethod
     def bandit_counts(self, segment: str) -> dict[str, dict[str, int]]:
         """``{strategy: {impression, click, conversion}}`` for one segment, all time."""
+
+    def user_view(self, user_id: str, limit: int, segment: str) -> UserView:
+        """Suppression, newest events and the segment's bandit counts together: a remote
+        store answers them in one round trip (the hot path of /recommend)."""
+        return UserView(
+            self.is_suppressed(user_id),
+            self.recent_events(user_id, limit),
+            self.bandit_counts(segment),
+        )
 
     @abstractmethod
     def counter_rows(self, granularity: str, since: float = 0.0) -> list[CounterRow]:

@@ -23,6 +23,7 @@ from tailor.serving.store.base import (
     ProfileStore,
     Retention,
     Visit,
+    bandit_counts_of,
     bucket_of,
     user_hash,
 )
@@ -213,10 +214,7 @@ class SQLiteStore(ProfileStore):
             "AND segment=? AND metric IN (?,?,?)",
             (segment, *FEEDBACK_EVENTS),
         )
-        out: dict[str, dict[str, int]] = {}
-        for strategy, metric, value in rows:
-            out.setdefault(strategy, dict.fromkeys(FEEDBACK_EVENTS, 0))[metric] = int(value)
-        return out
+        return bandit_counts_of(rows)
 
     def counter_rows(self, granularity: str, since: float = 0.0) -> list[CounterRow]:
         rows = self._con().execute(
