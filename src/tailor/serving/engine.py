@@ -190,11 +190,17 @@ class Engine:
         country = req.context.country if req.context else None
         info = data.users.get(uid)
         segment = info.segment if info else NEW_SEGMENT
-        # Every store read of the request at once (one round trip on Redis), before scoring.
-        view = None if down else self.store.user_view(uid, self.p["live_events"], segment)
+        allowed = self.personalizable(uid, check_store=False)  # consent and the list file
+        # Every store read of the request at once (one round trip on Redis), before scoring;
+        # none for a user the local checks already refuse.
+        view = (
+            self.store.user_view(uid, self.p["live_events"], segment)
+            if allowed and not down
+            else None
+        )
         # Without the store, the suppression list file still holds every forgotten user:
         # /forget writes the store first, so it fails while the store is down.
-        if not self.personalizable(uid, check_store=False) or (view and view.suppressed):
+        if not allowed or (view and view.suppressed):
             scored = strategies.popularity(data, [("country", country)] if country else [])
             decision = Decision("popularity", ANONYMOUS_SEGMENT, "not personalized (no consent)")
             return self._answer(req, decision, scored, set(), LiveProfile())
