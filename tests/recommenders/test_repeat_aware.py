@@ -242,3 +242,77 @@ def test_tifu_knn_decays_old_groups_and_borrows_from_neighbours() -> None:
     assert own["item_id"].tolist() == ["b", "a"]
     both = TifuKnnRecommender(alpha=0.5, **params).fit(shop).recommend(["u"], 4, exclude=False)
     assert both["item_id"].tolist().index("y") < both["item_id"].tolist().index("z")
+
+
+def test_order_items_is_computed_once_per_frame_and_never_served_stale(shop) -> None:
+    from tailor.recommenders.repeat_history import _order_items, order_items
+
+    assert order_items(shop) is order_items(shop)  # the window's lines: one computation
+    for n in range(20):
+        # frames built and dropped in turn reuse each other's ids: the entry of a frame
+        # that is gone must not answer for the next one
+        frame = shop.iloc[n * 5 : n * 5 + 40].copy()
+        pd.testing.assert_frame_equal(order_items(frame), _order_items(frame))
+        del frame
+
+
+def test_mixes_reuse_the_windows_fits_of_the_source_and_get_the_same_scores(tiny) -> None:
+    from tailor.pipelines.recommender.nodes import validate_untuned_next_basket
+    from tailor.recommenders.mix_tuning import tune_mixes
+    from tailor.recommenders.popularity import PopularityRecommender
+    from tailor.recommenders.windows import make_windows, window_bounds
+
+    inter = tiny["interactions"]
+    bounds = window_bounds("2023-06-20", inter["ts"].min(), pd.Timestamp("2023-07-20"), 2, 30, 30)
+    windows = make_windows(inter, tiny["items"], bounds, 1, lambda fit, as_of: None)
+    params = {
+        "tuning": {"ks": [10], "target_k": 10},
+        "next_basket": {"baselines": {"tifu_knn_default": {"family": "tifu_knn"}}},
+    }
+    untuned, fits = validate_untuned_next_basket(windows, params, 42)
+    # one fit per window, in window order (each as of its own fit data's end)
+    assert [f.as_of for f in fits["tifu_knn_default"]] == [w.fit["ts"].max() for w in windows]
+    explore = [PopularityRecommender().fit(w.fit, w.items) for w in windows]
+    cfg = {"constant": [0.5], "bias": [0.0], "shrink": [2.0]}
+    args = (windows, explore, untuned, cfg, [10], "ndcg_at_10", 42)
+    refitted, reused = tune_mixes(*args), tune_mixes(*args, fitted=fits)
+    assert {n: m["val_windows"] for n, m in reused.items()} == {
+        n: m["val_windows"] for n, m in refitted.items()
+    }
+
+
+def test_a_study_starting_at_an_untuned_baseline_takes_its_score_instead_of_refitting(
+    tiny,
+) -> None:
+    from tailor.recommenders.tuning import evaluate_on_windows, tune_family
+    from tailor.recommenders.windows import make_windows, window_bounds
+
+    inter = tiny["interactions"]
+    bounds = window_bounds("2023-06-20", inter["ts"].min(), pd.Timestamp("2023-07-20"), 2, 30, 30)
+    windows = make_windows(inter, tiny["items"], bounds, 1, lambda fit, as_of: None)
+    start = {"group_size": 7, "alpha": 0.9}
+    scored = evaluate_on_windows(
+        "tifu_knn", start, windows, [10], 42, "ndcg_at_10", protocol="next_basket"
+    )
+    cfg = {
+        "protocol": "next_basket",
+        "n_trials": 1,
+        "budget_share": 1.0,
+        "start": start,
+        "space": {
+            "group_size": {"type": "categorical", "choices": [3, 7]},
+            "alpha": {"type": "categorical", "choices": [0.5, 0.9]},
+        },
+    }
+    tuning = {"ks": [10], "target_k": 10, "startup": 2, "warmup_steps": 1,
+              "budget_seconds": 600, "storage_dir": None, "n_trials": 1}  # fmt: skip
+    # a baseline's result marked so that a refit could not reproduce it
+    marked = [{"ndcg_at_10": 0.999, "n_users": 1.0}, {"ndcg_at_10": 0.997, "n_users": 1.0}]
+    baseline = {"name": "tifu_knn_default", "family": "tifu_knn", "params": start,
+                "val_metrics": {"ndcg_at_10": 0.998}, "val_windows": marked}  # fmt: skip
+    out = tune_family("tifu_knn", windows, cfg, tuning, 42, [baseline])
+    assert out["params"] == start and out["val_windows"] == marked  # taken, not refitted
+    other = {**baseline, "params": {"group_size": 3, "alpha": 0.5}}
+    fresh = tune_family("tifu_knn", windows, cfg, tuning, 42, [other])
+    assert fresh["params"] == start  # not known: the start is fitted and scored
+    assert fresh["val_windows"] == scored["val_windows"]

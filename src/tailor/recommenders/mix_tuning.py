@@ -59,19 +59,24 @@ def tune_mixes(
     ks: list[int],
     target: str,
     seed: int,
+    fitted: dict[str, list[Recommender]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """``name -> {family: mixed, source, source_spec, mix, val_metrics, val_windows}`` for
-    every (source, kind); ``explore_models[i]`` is the discovery choice fitted on window i."""
+    every (source, kind); ``explore_models[i]`` is the discovery choice fitted on window i,
+    ``fitted[source][i]`` the source fitted on window i where it already is."""
     grid = mix_grid(cfg)
     k = max(ks)
     scores: dict[tuple[str, int], list[dict[str, float]]] = {}
-    for w, explore in zip(windows, explore_models, strict=True):
+    for i, (w, explore) in enumerate(zip(windows, explore_models, strict=True)):
         users = sorted(w.basket)
         explore_lists = explore.recommend(users, k, exclude=True)
         counts = repeat_counts(w.fit)
         for name, spec in sources.items():
-            repeat = make_candidate(spec["family"], spec.get("params", {}), seed)
-            repeat = repeat.fit(w.fit, w.items, w.users)
+            if fitted and name in fitted:
+                repeat = fitted[name][i]
+            else:
+                repeat = make_candidate(spec["family"], spec.get("params", {}), seed)
+                repeat = repeat.fit(w.fit, w.items, w.users)
             mixer = MixedRecommender.from_fitted(explore, repeat, grid[0], w.fit, seed)
             repeat_lists = mixer.repeat_lists(users, k)
             for g, setting in enumerate(grid):

@@ -70,6 +70,25 @@ class Budget:
             study.stop()
 
 
+def scored_trial(
+    params: dict[str, Any], space: dict[str, Any], result: dict[str, Any], target: str
+) -> optuna.trial.FrozenTrial:
+    """A finished trial of ``params`` (covering ``space``) with a result scored already."""
+    fixed = optuna.trial.FixedTrial(params)
+    suggest(fixed, space)  # records each parameter's distribution
+    return optuna.trial.create_trial(
+        params=params,
+        distributions=fixed.distributions,
+        value=float(result["val_metrics"][target]),
+        user_attrs={
+            "metrics": result["val_metrics"],
+            "windows": result["val_windows"],
+            "fit_seconds": 0.0,
+            "scored_as": str(result.get("name", "known")),
+        },
+    )
+
+
 def run_study(
     study: optuna.Study,
     objective: Any,
@@ -148,8 +167,13 @@ def tune_family(
     cfg: dict[str, Any],
     tuning: dict[str, Any],
     seed: int,
+    known: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the family's study; trial score = mean target over the windows.
+
+    ``known``: results already scored on these windows (``params``, ``val_metrics``,
+    ``val_windows``, e.g. the untuned baselines); a start configuration among them enters
+    the study as a finished trial instead of being fitted and scored again.
 
     Returns the best params, their mean/spread and per-window validation metrics, and the
     per-window effect of the prior of the best trial.
@@ -179,7 +203,14 @@ def tune_family(
     done = [t for t in study.trials if t.state.is_finished()]
     remaining = max(budget - len(done), 0)
     if not done and cfg.get("start"):
-        study.enqueue_trial({k: v for k, v in cfg["start"].items() if k in space})
+        start = {k: v for k, v in cfg["start"].items() if k in space}
+        same = [r for r in known or [] if r.get("params") == {**fixed, **start}]
+        if same and remaining:
+            study.add_trial(scored_trial(start, space, same[0], target))
+            log.info("%s: start configuration scored already as %s", family, same[0]["name"])
+            remaining -= 1
+        else:
+            study.enqueue_trial(start)
     prune_every = int(tuning.get("prune_every", 2))
     # Fitted models by (window, non-prior parameters): a trial that only changes a prior
     # reuses the fits (EASE's inverse is the expensive part).

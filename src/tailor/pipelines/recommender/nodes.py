@@ -7,6 +7,7 @@ truth and user attributes as of each window's start); the test window enters onl
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -133,11 +134,23 @@ def competing(tuned: tuple[dict[str, Any], ...]) -> dict[str, dict[str, Any]]:
 
 
 def make_tune_node(family: str):
-    def tune_node(windows: list[Window], params: dict[str, Any], seed: int) -> dict[str, Any]:
-        """One Optuna study for ``family``, scored on the validation windows."""
+    def tune_node(
+        windows: list[Window], params: dict[str, Any], seed: int, *untuned: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One Optuna study for ``family``, scored on the validation windows; an untuned
+        baseline (``untuned``) with the start configuration is its first trial, not
+        scored twice."""
         if not enabled(params, OUTPUT_NAME.get(family, family)):
             return {"family": family, "enabled": False}
-        return tune_family(family, windows, params["families"][family], params["tuning"], seed)
+        known = [
+            {"name": name, **r}
+            for u in untuned
+            for name, r in u.items()
+            if r.get("family") == family
+        ]
+        return tune_family(
+            family, windows, params["families"][family], params["tuning"], seed, known
+        )
 
     tune_node.__name__ = f"tune_{family}"
     return tune_node
@@ -151,10 +164,13 @@ def validate_untuned(windows: list[Window], params: dict[str, Any], seed: int) -
 
 def validate_untuned_next_basket(
     windows: list[Window], params: dict[str, Any], seed: int
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, list[Recommender]]]:
     """The next-basket baselines (popularity, P-TopFreq, TIFU-KNN, due again, untuned) on
-    the windows under the next-basket protocol: the floor and the repeat sources."""
-    return _validate(params["next_basket"]["baselines"], windows, params, seed, "next_basket")
+    the windows under the next-basket protocol: the floor and the repeat sources. Also
+    their fits per window: the mixes reuse the chosen source's instead of refitting it."""
+    fits: dict[str, list[Recommender]] = {}
+    out = _validate(params["next_basket"]["baselines"], windows, params, seed, "next_basket", fits)
+    return out, fits
 
 
 def _validate(
@@ -163,6 +179,7 @@ def _validate(
     params: dict[str, Any],
     seed: int,
     protocol: str,
+    fits: dict[str, list[Recommender]] | None = None,
 ) -> dict[str, Any]:
     ks = [int(k) for k in params["tuning"]["ks"]]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
@@ -171,9 +188,19 @@ def _validate(
         if protocol == "discovery" and not enabled(params, name):
             continue
         start = time.perf_counter()
+        cache: dict[str, Recommender] = {}
         result = evaluate_on_windows(
-            spec["family"], spec.get("params", {}), windows, ks, seed, target, protocol=protocol
+            spec["family"],
+            spec.get("params", {}),
+            windows,
+            ks,
+            seed,
+            target,
+            cache=cache,
+            protocol=protocol,
         )
+        if fits is not None:
+            fits[name] = list(cache.values())  # one per window, oldest first
         out[name] = {"family": spec["family"], "params": dict(spec.get("params", {})), **result}
         log.info(
             "untuned %s (%s): mean %s=%.4f (windows %s, %.1fs)",
@@ -189,25 +216,28 @@ def _validate(
 
 def tune_blend(
     windows: list[Window], params: dict[str, Any], seed: int, *tuned: dict[str, Any]
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[list[Recommender]]]:
     """Blend of the two best families (mean over windows): weight and method tuned by
     Optuna on the same windows. The components are fitted once per window; trials only
-    recombine their scores on each user's candidate items."""
+    recombine their scores on each user's candidate items. Also returns those fits (per
+    window, the components in order): a mix over the blend reuses them."""
     cfg = params["blend"]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
+    off: dict[str, Any] = {"family": "blend", "enabled": False}
     if not enabled(params, "blend"):
-        return {"family": "blend", "enabled": False}
+        return off, []
     ranked = sorted(competing(tuned).values(), key=lambda t: -t["val_metrics"][target])
     ranked = [t for t in ranked if t["family"] != "popularity"][: int(cfg["top"])]
     if not cfg["enabled"] or len(ranked) < 2:
-        return {"family": "blend", "enabled": False}
+        return off, []
     ks = [int(k) for k in params["tuning"]["ks"]]
-    prepared = []
+    prepared, fitted = [], []
     for w in windows:
         comps = [
             make_candidate(t["family"], t["params"], seed).fit(w.fit, w.items, w.users)
             for t in ranked
         ]
+        fitted.append(comps)
         prepared.append(
             blend_candidates(
                 comps,
@@ -260,7 +290,7 @@ def tune_blend(
         "blend",
     )
     best = study.best_trial
-    return {
+    spec = {
         "family": "blend",
         "enabled": True,
         "components": [{"family": t["family"], "params": t["params"]} for t in ranked],
@@ -272,6 +302,7 @@ def tune_blend(
         "val_windows": best.user_attrs["windows"],
         "n_trials": len(study.trials),
     }
+    return spec, fitted
 
 
 def select_served(
@@ -320,20 +351,32 @@ def tune_next_basket(
     selection: dict[str, Any],
     untuned: dict[str, Any],
     blend: dict[str, Any],
+    blend_fits: list[list[Recommender]],
     untuned_nb: dict[str, Any],
+    untuned_nb_fits: dict[str, list[Recommender]],
     *tuned: dict[str, Any],
 ) -> dict[str, Any]:
     """The best repeat source on the validation windows (by its own mean next-basket
     target) mixed with the discovery choice (``mix_tuning``); ``tuned`` holds the discovery
     families then the repeat families. One source, not each: the mixes of weaker sources
-    cost a refit and a test scoring each and were never chosen."""
+    cost a refit and a test scoring each and were never chosen. The windows' fits of the
+    blend's components and of the untuned sources are reused, not refitted."""
     discovery, repeat = tuned[: len(FAMILIES)], tuned[len(FAMILIES) :]
     explore_spec = _discovery_specs(untuned, blend, discovery)[selection["candidate"]]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
     sources = _repeat_sources(untuned_nb, repeat, params)
     best = best_source(sources, target)
     min_buyers = int(params["min_item_buyers"])
-    explore = [fit_spec(explore_spec, w.fit, w.items, w.users, min_buyers, seed) for w in windows]
+    if selection["candidate"] == "blend" and blend_fits:
+        weights, method = explore_spec["params"]["weights"], explore_spec["params"]["method"]
+        explore = [
+            BlendRecommender.from_fitted(comps, weights, method=method, seed=seed)
+            for comps in blend_fits
+        ]
+    else:
+        explore = [
+            fit_spec(explore_spec, w.fit, w.items, w.users, min_buyers, seed) for w in windows
+        ]
     mixes = tune_mixes(
         windows,
         explore,
@@ -342,6 +385,7 @@ def tune_next_basket(
         [int(k) for k in params["tuning"]["ks"]],
         target,
         seed,
+        fitted={best: untuned_nb_fits[best]} if best in untuned_nb_fits else None,
     )
     for m in mixes.values():
         m["explore"] = {
@@ -511,12 +555,21 @@ def refit_and_score(
     # discovery choice's list as it is served today, every mix
     nb_specs = {**untuned_nb, **_repeat_sources({}, repeat_tuned, params)}
     repeat_models: dict[str, Recommender] = {}
+    # a tuned family whose best configuration is its untuned baseline's is that model
+    by_config: dict[str, tuple[Recommender, float, pd.DataFrame]] = {}
     for name, spec in nb_specs.items():
-        model, secs = _fit_timed(
-            make_candidate(spec["family"], spec.get("params", {}), seed), fit_lines, items, users
-        )
+        config = json.dumps([spec["family"], spec.get("params", {})], sort_keys=True)
+        if config not in by_config:
+            model, secs = _fit_timed(
+                make_candidate(spec["family"], spec.get("params", {}), seed),
+                fit_lines,
+                items,
+                users,
+            )
+            by_config[config] = (model, secs, model.recommend(nb_users, top_k, exclude=False))
+        model, secs, lists = by_config[config]
         repeat_models[name] = model
-        record_nb(name, model, secs, spec, exclude=False)
+        record_nb(name, model, secs, spec, exclude=False, lists=lists)
     explore_nb = fitted[discovery_choice].recommend(nb_users, top_k, exclude=True)
     record_nb(
         f"{discovery_choice}_discovery", fitted[discovery_choice], 0.0, None, True, explore_nb

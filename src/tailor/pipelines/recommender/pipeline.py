@@ -56,11 +56,26 @@ def create_pipeline(**kwargs: object) -> Pipeline:
     ]
     nodes += [
         Node(make_tune_node(f), [WINDOWS, P, SEED], f"recommender_tuned_{f}", name=f"tune_{f}")
-        for f in FAMILIES + REPEAT_FAMILIES
+        for f in FAMILIES
+    ]
+    # the repeat families' studies start from their untuned baselines' scores
+    nodes += [
+        Node(
+            make_tune_node(f),
+            [WINDOWS, P, SEED, "recommender_untuned_nb"],
+            f"recommender_tuned_{f}",
+            name=f"tune_{f}",
+        )
+        for f in REPEAT_FAMILIES
     ]
     nodes += [
         Node(validate_untuned, [WINDOWS, P, SEED], "recommender_untuned", name="validate_untuned"),
-        Node(tune_blend, [WINDOWS, P, SEED, *tuned], "recommender_tuned_blend", name="tune_blend"),
+        Node(
+            tune_blend,
+            [WINDOWS, P, SEED, *tuned],
+            ["recommender_tuned_blend", "recommender_blend_fits"],
+            name="tune_blend",
+        ),
         Node(
             select_served,
             [P, "recommender_untuned", "recommender_tuned_blend", *tuned],
@@ -70,7 +85,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         Node(
             validate_untuned_next_basket,
             [WINDOWS, P, SEED],
-            "recommender_untuned_nb",
+            ["recommender_untuned_nb", "recommender_untuned_nb_fits"],
             name="validate_untuned_next_basket",
         ),
         Node(
@@ -82,7 +97,9 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 "recommender_selection",
                 "recommender_untuned",
                 "recommender_tuned_blend",
+                "recommender_blend_fits",
                 "recommender_untuned_nb",
+                "recommender_untuned_nb_fits",
                 *tuned,
                 *repeat,
             ],
