@@ -494,8 +494,19 @@ def refit_and_score(
                 {"value": float(w[target]), "step": i} for i, w in enumerate(windows)
             ]
 
-    def record(name: str, model: Recommender, seconds: float, spec: dict[str, Any] | None):
-        full = discovery_lists(model, sorted(relevant), top_k)
+    disc_lists: dict[str, pd.DataFrame] = {}
+    nb_lists: dict[str, pd.DataFrame] = {}
+
+    def record(
+        name: str,
+        model: Recommender,
+        seconds: float,
+        spec: dict[str, Any] | None,
+        full: pd.DataFrame | None = None,
+    ):
+        if full is None:
+            full = discovery_lists(model, sorted(relevant), top_k)
+        disc_lists[name] = full
         # coverage_at_k over every item sold by the cutoff (as the evaluation pipeline),
         # coverage_rankable_at_k over the rankable ones
         test_metrics = ranking_metrics(lists_from_frame(full), relevant, ks, n_all)
@@ -527,6 +538,7 @@ def refit_and_score(
     ):
         if lists is None:
             lists = model.recommend(nb_users, top_k, exclude=exclude)
+        nb_lists[name] = lists
         test_metrics = next_basket_metrics(lists_from_frame(lists), basket, bought, ks)
         nb_recs.append(lists[["user_id", "rank", "item_id", "score"]].assign(candidate=name))
         row = row_of(name, seconds, spec)
@@ -601,7 +613,15 @@ def refit_and_score(
         served_name = discovery_choice
     served = fitted[served_name]
     spec = specs[served_name]
-    test_served = record(SERVED, served, 0.0, specs[discovery_choice])
+    # the served lists were scored above (a mix's discovery view is its explore part,
+    # the discovery choice's own list); only the next-basket floor is scored anew
+    test_served = record(
+        SERVED,
+        served,
+        0.0,
+        specs[discovery_choice],
+        disc_lists.get(discovery_choice if served_name in mixes else served_name),
+    )
     # what the shop serves: the discovery choice excludes past items, the next-basket
     # floor (popularity) does not, a mix brings them back through its repeat part
     nb_served = record_nb(
@@ -610,6 +630,9 @@ def refit_and_score(
         0.0,
         spec if served_name in mixes else None,
         exclude=protocol == "discovery",
+        lists=nb_lists.get(
+            served_name if served_name != discovery_choice else f"{discovery_choice}_discovery"
+        ),
     )
     metrics.update(_metric_entries("val", specs[discovery_choice]["val_metrics"]))
     if served_name in mixes:
