@@ -316,3 +316,49 @@ def test_next_basket_choice_is_a_mix_never_a_popularity_filled_source() -> None:
     mixes = {k: nb([0.09, 0.5]) for k in mixes}  # below the floor on a window: popularity
     out = select_next_basket(params, untuned, mixes)
     assert out["candidate"] == "popularity" and out["fallback"]
+
+
+def test_the_blend_reuses_each_studys_best_fits_and_gets_the_refitted_blend(tiny) -> None:
+    from tailor.pipelines.recommender.nodes import tune_blend
+    from tailor.recommenders.tuning import tune_family
+    from tailor.recommenders.windows import make_windows
+
+    inter = tiny["interactions"]
+    bounds = window_bounds("2023-06-20", inter["ts"].min(), T("2023-07-20"), 2, 30, 30)
+    windows = make_windows(inter, tiny["items"], bounds, 1, lambda fit, as_of: None)
+    tuning = {"ks": [10], "target_k": 10, "startup": 2, "warmup_steps": 1,
+              "budget_seconds": 600, "storage_dir": None, "n_trials": 3}  # fmt: skip
+    spaces = {
+        "item_knn": {"neighbours": {"type": "categorical", "choices": [5]},
+                     "prior_trend_exponent": {"type": "categorical",
+                                              "choices": [0.0, 0.5, 1.0, 2.0]}},
+        "ease": {"lam": {"type": "categorical", "choices": [10.0, 100.0]}},
+    }  # fmt: skip
+    tuned, fits = [], []
+    for family, space in spaces.items():
+        f: list = []
+        cfg = {"n_trials": 6, "budget_share": 1.0, "space": space}
+        tuned.append(tune_family(family, windows, cfg, tuning, 0, best_fits=f))
+        fits.append(f)
+        assert len(f) == len(windows)
+        assert [m.params for m in f] == [make_params(tuned[-1]["params"])] * len(windows)
+        # later trials set other priors on the same fits: the kept ones carry the best's
+        prior = {k.removeprefix("prior_"): v for k, v in tuned[-1]["params"].items()
+                 if k.startswith("prior_")}  # fmt: skip
+        assert [m.prior_params for m in f] == [prior] * len(windows)
+    params = {
+        "candidates": None,
+        "selection": {"baseline": "popularity"},
+        "tuning": tuning,
+        "blend": {"enabled": True, "top": 2, "methods": ["score", "rrf"], "rrf_k": 60,
+                  "candidates": 50, "n_trials": 3, "budget_share": 1.0},
+    }  # fmt: skip
+    reused, _ = tune_blend(windows, params, 0, *tuned, *fits)
+    refitted, _ = tune_blend(windows, params, 0, *tuned, *([[]] * len(tuned)))
+    assert reused["val_windows"] == refitted["val_windows"]
+    assert reused["params"] == refitted["params"]
+
+
+def make_params(params: dict) -> dict:
+    """A fitted model's own ``params``: the tuned ones without the prior's."""
+    return {k: v for k, v in params.items() if not k.startswith("prior_")}

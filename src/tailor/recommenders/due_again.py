@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tailor.forecasting.replenishment import replenishment_candidates
+from tailor.frame_utils import str_ids
 from tailor.recommenders.base import EpochCallback
 from tailor.recommenders.ptopfreq import PTopFreqRecommender
 from tailor.recommenders.repeat_history import decayed_counts, fill_scores, personal_first
@@ -32,7 +33,7 @@ class DueAgainRecommender(PTopFreqRecommender):
         users: pd.DataFrame | None,
         on_epoch: EpochCallback | None,
     ) -> None:
-        lines = interactions.astype({"user_id": str, "item_id": str})
+        lines = str_ids(interactions)
         due = replenishment_candidates(
             lines,
             self.as_of,

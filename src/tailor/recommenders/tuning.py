@@ -14,6 +14,7 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
 import optuna
 
 from tailor.progress import TrialProgress
@@ -111,6 +112,13 @@ def run_study(
     )
 
 
+def fit_key(window: int, params: dict[str, Any]) -> str:
+    """Key of a model fitted on a window in a study's cache: its non-prior parameters
+    (a prior is set on a fitted model without refitting it)."""
+    model_params, _ = split_prior(params)
+    return f"{window}:{json.dumps(model_params, sort_keys=True, default=str)}"
+
+
 def evaluate_on_windows(
     family: str,
     params: dict[str, Any],
@@ -127,11 +135,10 @@ def evaluate_on_windows(
     ``protocol``: ``discovery`` (new items only) or ``next_basket`` (repeats included)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
-    model_params, prior = split_prior(params)
-    key = json.dumps(model_params, sort_keys=True, default=str)
+    _, prior = split_prior(params)
     per_window, prior_effect = [], []
     for i, w in enumerate(windows):
-        wkey = f"{i}:{key}"
+        wkey = fit_key(i, params)
         if cache is not None and wkey in cache:
             model = cache[wkey].set_prior(w.fit, prior)
         else:
@@ -168,12 +175,15 @@ def tune_family(
     tuning: dict[str, Any],
     seed: int,
     known: list[dict[str, Any]] | None = None,
+    best_fits: list[Recommender] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the family's study; trial score = mean target over the windows.
 
     ``known``: results already scored on these windows (``params``, ``val_metrics``,
     ``val_windows``, e.g. the untuned baselines); a start configuration among them enters
-    the study as a finished trial instead of being fitted and scored again.
+    the study as a finished trial instead of being fitted and scored again. ``best_fits``:
+    filled with the best trial's models fitted on each window when this run fitted them
+    (the blend reuses them), left empty otherwise.
 
     Returns the best params, their mean/spread and per-window validation metrics, and the
     per-window effect of the prior of the best trial.
@@ -217,6 +227,7 @@ def tune_family(
     cache: dict[str, Recommender] = {}
     cache_size = int(tuning.get("fit_cache", 3)) * len(windows)
     last = windows[-1]
+    kept: dict[str, Any] = {"number": None, "value": -np.inf, "fits": []}
 
     def objective(trial: optuna.Trial) -> float:
         params = {**fixed, **suggest(trial, space)}
@@ -234,9 +245,12 @@ def tune_family(
         result = evaluate_on_windows(
             family, params, windows, ks, seed, target, cache, on_epoch, protocol
         )
+        metrics = result["val_metrics"]
+        if best_fits is not None and metrics[target] > kept["value"]:
+            fits = [cache.get(fit_key(i, params)) for i in range(len(windows))]
+            kept.update(number=trial.number, value=metrics[target], fits=fits)
         while len(cache) > cache_size:
             cache.pop(next(iter(cache)))
-        metrics = result["val_metrics"]
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("windows", result["val_windows"])
         if "prior_effect" in result:
@@ -261,6 +275,12 @@ def tune_family(
     if not complete:
         raise RuntimeError(f"{family}: no complete trial in study {name}")
     best = study.best_trial
+    if best_fits is not None and kept["number"] == best.number and all(kept["fits"]):
+        # a later trial may have set another prior on the same fitted models
+        _, prior = split_prior({**fixed, **best.params})
+        best_fits.extend(
+            m.set_prior(w.fit, prior) for m, w in zip(kept["fits"], windows, strict=True)
+        )
     effect = best.user_attrs.get("prior_effect")
     log.info(
         "%s: best mean %s=%.4f (windows %s) after %d trials; prior effect per window: %s",

@@ -156,6 +156,24 @@ def make_tune_node(family: str):
     return tune_node
 
 
+def make_tune_fits_node(family: str):
+    def tune_node(
+        windows: list[Window], params: dict[str, Any], seed: int
+    ) -> tuple[dict[str, Any], list[Recommender]]:
+        """One Optuna study for ``family``, scored on the validation windows; also the best
+        trial's fits per window (empty if not fitted in this run), which the blend reuses."""
+        if not enabled(params, OUTPUT_NAME.get(family, family)):
+            return {"family": family, "enabled": False}, []
+        fits: list[Recommender] = []
+        spec = tune_family(
+            family, windows, params["families"][family], params["tuning"], seed, best_fits=fits
+        )
+        return spec, fits
+
+    tune_node.__name__ = f"tune_{family}"
+    return tune_node
+
+
 def validate_untuned(windows: list[Window], params: dict[str, Any], seed: int) -> dict[str, Any]:
     """The untuned baselines (popularity and each family's plain version) on the windows:
     they compete in selection like the tuned candidates."""
@@ -215,12 +233,19 @@ def _validate(
 
 
 def tune_blend(
-    windows: list[Window], params: dict[str, Any], seed: int, *tuned: dict[str, Any]
+    windows: list[Window], params: dict[str, Any], seed: int, *tuned_then_fits: Any
 ) -> tuple[dict[str, Any], list[list[Recommender]]]:
     """Blend of the two best families (mean over windows): weight and method tuned by
-    Optuna on the same windows. The components are fitted once per window; trials only
-    recombine their scores on each user's candidate items. Also returns those fits (per
-    window, the components in order): a mix over the blend reuses them."""
+    Optuna on the same windows. The components are fitted once per window (or taken from
+    their study's best trial: ``tuned_then_fits`` holds the tuned families, then their fits
+    in the same order); trials only recombine their scores on each user's candidate items.
+    Also returns the components' fits (per window, in order): a mix over the blend reuses
+    them."""
+    half = len(tuned_then_fits) // 2
+    tuned, fits_of = tuned_then_fits[:half], tuned_then_fits[half:]
+    study_fits = {
+        t["family"]: f for t, f in zip(tuned, fits_of, strict=True) if len(f) == len(windows)
+    }
     cfg = params["blend"]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
     off: dict[str, Any] = {"family": "blend", "enabled": False}
@@ -232,9 +257,11 @@ def tune_blend(
         return off, []
     ks = [int(k) for k in params["tuning"]["ks"]]
     prepared, fitted = [], []
-    for w in windows:
+    for i, w in enumerate(windows):
         comps = [
-            make_candidate(t["family"], t["params"], seed).fit(w.fit, w.items, w.users)
+            study_fits[t["family"]][i]
+            if t["family"] in study_fits
+            else make_candidate(t["family"], t["params"], seed).fit(w.fit, w.items, w.users)
             for t in ranked
         ]
         fitted.append(comps)

@@ -11,6 +11,7 @@ from tailor.pipelines.recommender.nodes import (
     FAMILIES,
     REPEAT_FAMILIES,
     challenge_champion,
+    make_tune_fits_node,
     make_tune_node,
     refit_and_score,
     refit_for_serving,
@@ -54,8 +55,14 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             name="recommender_users_train",
         ),
     ]
+    fits = [f"recommender_fits_{f}" for f in FAMILIES]
     nodes += [
-        Node(make_tune_node(f), [WINDOWS, P, SEED], f"recommender_tuned_{f}", name=f"tune_{f}")
+        Node(
+            make_tune_fits_node(f),
+            [WINDOWS, P, SEED],
+            [f"recommender_tuned_{f}", f"recommender_fits_{f}"],
+            name=f"tune_{f}",
+        )
         for f in FAMILIES
     ]
     # the repeat families' studies start from their untuned baselines' scores
@@ -72,7 +79,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         Node(validate_untuned, [WINDOWS, P, SEED], "recommender_untuned", name="validate_untuned"),
         Node(
             tune_blend,
-            [WINDOWS, P, SEED, *tuned],
+            [WINDOWS, P, SEED, *tuned, *fits],
             ["recommender_tuned_blend", "recommender_blend_fits"],
             name="tune_blend",
         ),
