@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,52 +41,117 @@ def child_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def data_dir(env: str) -> str:
+    """The env's ``data_dir`` (conf/<env>/globals.yml), else base's: online_retail, the
+    default data, writes into data/ like base."""
+    for name in (env, "base"):
+        path = ROOT / "conf" / name / "globals.yml"
+        if path.exists():
+            value = yaml.safe_load(path.read_text()).get("data_dir")
+            if value:
+                return str(value)
+    return "data"
+
+
 def pipeline(env: str) -> None:
     with tempfile.TemporaryDirectory() as storage:
         cmd = [str(KEDRO), "run", "--env", env, "--pipeline", "recommender", "--params",
                f"recommender.tuning.storage_dir={storage}"]  # fmt: skip
+        node_times = Path(storage) / "node_times.jsonl"
         start = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=ROOT, env={**ENV, "TAILOR_NODE_TIMES": str(node_times)},
+                              capture_output=True, text=True)  # fmt: skip
         wall = time.perf_counter() - start
+        times = (
+            [json.loads(line) for line in node_times.read_text().splitlines()]
+            if node_times.exists()
+            else []
+        )
     if proc.returncode != 0:
         sys.exit(f"kedro run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     peak = child_peak_mib()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = usage.ru_utime + usage.ru_stime
-    data = ROOT / ("data" if env == "base" else f"data/{env}")
+    data = ROOT / data_dir(env)
     results = pd.read_csv(data / "08_reporting/recommender_results.csv")
     served_info = json.loads((data / "08_reporting/recommender_served.json").read_text())
     by = results.set_index("candidate")
     pop = float(by.loc["popularity", "test_ndcg_at_10"])
-    rows = []
-    for r in results.to_dict("records"):
-        windows = [r[c] for c in sorted(r) if c.startswith("val_w") and not pd.isna(r[c])]
-        rows.append(
-            {
-                "candidate": f"**{r['candidate']}** (served)" if r["served"] else r["candidate"],
-                "fit s (train)": f"{r['fit_seconds']:.1f}",
-                "val NDCG@10 mean": "" if pd.isna(r.get("val_ndcg_at_10")) else
-                f"{r['val_ndcg_at_10']:.4f}",
-                "per window": ", ".join(f"{w:.4f}" for w in windows),
-                "test NDCG@10": f"{r['test_ndcg_at_10']:.4f}",
-                "vs popularity": f"{r['test_ndcg_at_10'] / pop:.2f}x",
-                "coverage@10 (rankable / all)":
-                f"{r['test_coverage_rankable_at_10']:.3f} / {r['test_coverage_at_10']:.3f}",
-            }
-        )  # fmt: skip
+    rows, nb_rows = [], []
+    served = served_info["candidate"]
+    records = results.to_dict("records")
+    nb_by = {r["candidate"]: r for r in records if not pd.isna(r.get("test_nb_ndcg_at_10"))}
+    refs = [n for n in ("popularity", "ptopfreq_default", "ptopfreq", "tifu_knn_default",
+                        "tifu_knn") if n in nb_by]  # fmt: skip
+    ref = max(refs, key=lambda n: nb_by[n]["test_nb_ndcg_at_10"]) if refs else None
+    for r in records:
+        mark = f"**{r['candidate']}** (served)" if r["candidate"] == served else r["candidate"]
+        if not pd.isna(r.get("test_ndcg_at_10")):
+            windows = [r[c] for c in sorted(r) if c.startswith("val_w") and not pd.isna(r[c])]
+            rows.append(
+                {
+                    "candidate": mark,
+                    "fit s (train)": f"{r['fit_seconds']:.1f}",
+                    "val NDCG@10 mean": "" if pd.isna(r.get("val_ndcg_at_10")) else
+                    f"{r['val_ndcg_at_10']:.4f}",
+                    "per window": ", ".join(f"{w:.4f}" for w in windows),
+                    "test NDCG@10": f"{r['test_ndcg_at_10']:.4f}",
+                    "vs popularity": f"{r['test_ndcg_at_10'] / pop:.2f}x",
+                    "coverage@10 (rankable / all)":
+                    f"{r['test_coverage_rankable_at_10']:.3f} / {r['test_coverage_at_10']:.3f}",
+                }
+            )  # fmt: skip
+        if r["candidate"] in nb_by and ref is not None:
+            windows = [r[c] for c in sorted(r) if c.startswith("val_nb_w") and not pd.isna(r[c])]
+            best = nb_by[ref]["test_nb_ndcg_at_10"]
+            nb_rows.append(
+                {
+                    "candidate": mark,
+                    "val nb NDCG@10 mean": "" if pd.isna(r.get("val_nb_ndcg_at_10")) else
+                    f"{r['val_nb_ndcg_at_10']:.4f}",
+                    "per window": ", ".join(f"{w:.4f}" for w in windows),
+                    "test nb NDCG@10": f"{r['test_nb_ndcg_at_10']:.4f}",
+                    f"vs {ref}": f"{r['test_nb_ndcg_at_10'] / best:.2f}x",
+                    "repeat / explore part": f"{r['test_nb_ndcg_repeat_at_10']:.4f} / "
+                    f"{r['test_nb_ndcg_explore_at_10']:.4f}",
+                    "repeat share of list": f"{r['test_nb_repeat_share_list_at_10']:.2f}",
+                }
+            )  # fmt: skip
     sel = served_info["selection"]
     body = (
-        f"Whole recommender pipeline (windows, 6 Optuna studies + blend, untuned baselines, "
-        f"refit, scoring, bundle, registry): **{wall / 60:.1f} min** wall on the shared "
+        f"Whole recommender pipeline (windows, Optuna studies of 6 discovery + 3 repeat-aware "
+        f"families + blend, untuned baselines, next-basket mixes, refit, scoring, bundle, "
+        f"registry): **{wall / 60:.1f} min** wall on the shared "
         f"machine, **{cpu / 60:.1f} min CPU** (what a quiet core takes), peak RSS "
-        f"**{peak:,.0f} MiB**. Served: `{served_info['candidate']}` "
-        f"({'popularity fallback: ' if sel['fallback'] else ''}{sel['reason']}); "
+        f"**{peak:,.0f} MiB**. Served ({served_info.get('protocol', 'discovery')} protocol): "
+        f"`{served}` ({'popularity fallback: ' if sel['fallback'] else ''}{sel['reason']}); "
         f"{served_info['n_items']:,} rankable of {served_info['n_items_all']:,} items sold by "
-        f"the cutoff; {int(results['test_n_users'].iloc[0]):,} test users. The `served` row "
-        "repeats the chosen candidate.\n\n" + markdown_table(rows)
+        f"the cutoff; {int(results['test_n_users'].dropna().iloc[0]):,} test users. The "
+        "`served` row is the served list (a mix: its discovery numbers are its explore part's)."
+        "\n\nDiscovery protocol (new items only):\n\n" + markdown_table(rows)
     )
-    name = "recommender" if env == "base" else f"recommender-{env}"
-    title = "default data" if env == "base" else f"`--env {env}`"
+    if nb_rows:
+        body += (
+            "\n\nNext-basket protocol (every item bought in the test window, repeats included; "
+            f"reference: `{ref}`, the best of popularity, P-TopFreq and TIFU-KNN on test):\n\n"
+            + markdown_table(nb_rows)
+        )
+    # online_retail differs from base only outside the recommender: the same section
+    default = env in ("base", "online_retail")
+    name = "recommender" if default else f"recommender-{env}"
+    title = f"default data, `--env {env}`" if default else f"`--env {env}`"
+    if times:
+        body += (
+            "\n\nWhere the time goes (nodes above 1 s CPU, `TAILOR_NODE_TIMES` of "
+            "`tailor.hooks.NodeTimeHooks`):\n\n"
+            + markdown_table(
+                [
+                    {"node": t["node"], "CPU s": f"{t['cpu']:.1f}", "wall s": f"{t['wall']:.1f}"}
+                    for t in sorted(times, key=lambda t: -t["cpu"])
+                    if t["cpu"] >= 1.0
+                ]
+            )
+        )
     write_section(name, f"Recommender pipeline ({title})", body,
                   f"python bench/bench_recommender.py pipeline --env {env}")  # fmt: skip
     print(body)

@@ -10,10 +10,14 @@ import pytest
 
 from tailor.metrics import (
     ItemSimilarity,
+    basket_sets,
+    bought_sets,
     coverage,
     lists_from_frame,
+    next_basket_metrics,
     novelty_at_k,
     per_user_beyond_accuracy,
+    per_user_next_basket_metrics,
     per_user_ranking_metrics,
     ranking_metrics,
     relevant_sets,
@@ -178,3 +182,44 @@ def test_diversity_at_several_k_skips_unknown_items() -> None:
     # a, b, c: pairs (a,b)=1, (a,c)=0, (b,c)=0
     assert got[3] == pytest.approx(2 / 3)
     assert sim.diversity_at_ks([], [5]) == [pytest.approx(float("nan"), nan_ok=True)]
+
+
+def test_next_basket_metrics_by_hand() -> None:
+    """u bought a, x before; basket {a, b, c} (a repeats); list x, b, a, d. v has no list."""
+    recs = {"u": ["x", "b", "b", "a", "d"]}  # the duplicate b neither scores nor hides a
+    basket = {"u": {"a", "b", "c"}, "v": {"y"}, "w": set()}
+    before = {"u": {"a", "x"}}
+    got = per_user_next_basket_metrics(recs, basket, before, [2, 4])
+    assert list(got.index) == ["u", "v"]  # w has an empty basket: not evaluated
+    u, v = got.loc["u"], got.loc["v"]
+    d2, d3 = 1 / math.log2(3), 1 / math.log2(4)
+    # @2: only b (explore) at rank 2; ideal DCG over min(3, 2) = 2 slots
+    assert u["recall_at_2"] == pytest.approx(1 / 3)
+    assert u["ndcg_at_2"] == pytest.approx(d2 / (1 + d2))
+    assert u["ndcg_repeat_at_2"] == 0.0
+    assert u["ndcg_explore_at_2"] == pytest.approx(d2 / (1 + d2))
+    assert (u["hit_rate_repeat_at_2"], u["hit_rate_explore_at_2"]) == (0.0, 1.0)
+    assert u["repeat_share_list_at_2"] == 0.5  # x
+    # @4: b at rank 2 (explore), a at rank 3 (repeat); ideal DCG over 3 slots
+    ideal = 1 + d2 + d3
+    assert u["recall_at_4"] == pytest.approx(2 / 3)
+    assert u["recall_repeat_at_4"] == pytest.approx(1 / 3)
+    assert u["recall_explore_at_4"] == pytest.approx(1 / 3)
+    assert u["ndcg_at_4"] == pytest.approx((d2 + d3) / ideal)
+    assert u["ndcg_repeat_at_4"] == pytest.approx(d3 / ideal)
+    assert u["ndcg_explore_at_4"] == pytest.approx(d2 / ideal)
+    assert (u["hit_rate_at_4"], u["hit_rate_repeat_at_4"]) == (1.0, 1.0)
+    assert u["repeat_share_list_at_4"] == 0.5  # x, a
+    assert u["repeat_share_truth"] == pytest.approx(1 / 3)
+    # a user in the population without a list counts with zeros
+    assert v["ndcg_at_4"] == 0.0 and v["recall_at_4"] == 0.0 and v["repeat_share_truth"] == 0.0
+    means = next_basket_metrics(recs, basket, before, [4])
+    assert means["n_users"] == 2.0
+    assert means["ndcg_at_4"] == pytest.approx((d2 + d3) / ideal / 2)
+
+
+def test_basket_sets_keep_repeats() -> None:
+    train = pd.DataFrame({"user_id": ["u"], "item_id": ["a"]})
+    test = pd.DataFrame({"user_id": ["u", "u", "z"], "item_id": ["a", "b", "c"]})
+    assert basket_sets(test, users=bought_sets(train)) == {"u": {"a", "b"}}
+    assert bought_sets(train) == {"u": {"a"}}

@@ -14,9 +14,11 @@ that run readable in the MLflow 3 UI:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,6 +85,30 @@ class TrackingHooks:
         pipelines = run_params.get("pipeline_names") or run_params.get("pipeline_name")
         config.tracking.run.name = run_name(pipelines, run_params.get("env"), datetime.now(UTC))
         log.info("MLflow run name: %s", config.tracking.run.name)
+
+
+class NodeTimeHooks:
+    """CPU and wall seconds of every node, logged; with ``TAILOR_NODE_TIMES`` set, also
+    appended to that file as JSON lines (the recommender bench's per-node table)."""
+
+    def __init__(self) -> None:
+        self._start: dict[str, tuple[float, float]] = {}
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._start[node.name] = (time.process_time(), time.perf_counter())
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        if node.name not in self._start:
+            return
+        cpu0, wall0 = self._start.pop(node.name)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        log.info("node %s: %.1f s CPU, %.1f s wall", node.name, cpu, wall)
+        path = os.environ.get("TAILOR_NODE_TIMES")
+        if path:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"node": node.name, "cpu": cpu, "wall": wall}) + "\n")
 
 
 def _spark_engine_active() -> bool:

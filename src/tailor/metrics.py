@@ -10,7 +10,9 @@ Conventions (DESIGN.md, evaluation protocol):
 - precision divides by K even when fewer than K items were recommended (empty slots are
   misses); recall divides by |relevant|; MAP@K and the ideal DCG use min(|relevant|, K),
   so a perfect list scores 1 whatever the number of relevant items;
-- coverage is the share of the catalog (``n_items``) appearing in any user's top K.
+- coverage is the share of the catalog (``n_items``) appearing in any user's top K;
+- the next-basket protocol (below) keeps repeats in lists and truth and reports each metric
+  split into its repeat and explore parts.
 """
 
 from __future__ import annotations
@@ -146,6 +148,73 @@ def ranking_metrics(
     return out
 
 
+# --- next-basket protocol -------------------------------------------------------------
+# Truth: every item a known customer bought in the window, repeats included. Each of recall,
+# NDCG and hit rate is split into its repeat part (hits on items the user bought before)
+# and its explore part (hits on new items): recall and NDCG parts add up to the whole
+# (both are divided by the same |basket| / ideal DCG); hit rate parts say whether any
+# repeat (explore) item was hit. ``repeat_share_list`` is the share of the K slots holding
+# items the user bought before; ``repeat_share_truth`` the share of the basket that repeats.
+
+NEXT_BASKET_METRICS = (
+    "recall",
+    "ndcg",
+    "hit_rate",
+    "recall_repeat",
+    "recall_explore",
+    "ndcg_repeat",
+    "ndcg_explore",
+    "hit_rate_repeat",
+    "hit_rate_explore",
+    "repeat_share_list",
+)
+
+
+def per_user_next_basket_metrics(
+    recommended: Mapping[str, Sequence[str]],
+    basket: Mapping[str, set[str]],
+    bought_before: Mapping[str, set[str]],
+    ks: Sequence[int],
+) -> pd.DataFrame:
+    """One row per user with a non-empty basket (index ``user_id``): ``<metric>_at_<k>``
+    for ``NEXT_BASKET_METRICS`` and ``repeat_share_truth``; lists are NOT filtered by
+    past purchases (re-buying is what this protocol measures)."""
+    users = evaluated_users(basket)
+    max_k = max(ks)
+    before = {u: bought_before.get(u, set()) for u in users}
+    repeats = {u: basket[u] & before[u] for u in users}
+    hits, n_rel = hit_matrix(recommended, basket, users, max_k)
+    rep_hits, _ = hit_matrix(recommended, repeats, users, max_k)
+    in_history, _ = hit_matrix(recommended, before, users, max_k)
+    data: dict[str, np.ndarray] = {}
+    for k in ks:
+        whole = metrics_from_hits(hits, n_rel, k)
+        rep = metrics_from_hits(rep_hits, n_rel, k)
+        exp = metrics_from_hits(hits & ~rep_hits, n_rel, k)
+        for m in ("recall", "ndcg", "hit_rate"):
+            data[metric_key(m, k)] = whole[m]
+            data[metric_key(f"{m}_repeat", k)] = rep[m]
+            data[metric_key(f"{m}_explore", k)] = exp[m]
+        data[metric_key("repeat_share_list", k)] = in_history[:, :k].sum(axis=1) / k
+    data["repeat_share_truth"] = np.array(
+        [len(repeats[u]) / len(basket[u]) for u in users], dtype=float
+    )
+    return pd.DataFrame(data, index=pd.Index(users, name="user_id", dtype=object), dtype=float)
+
+
+def next_basket_metrics(
+    recommended: Mapping[str, Sequence[str]],
+    basket: Mapping[str, set[str]],
+    bought_before: Mapping[str, set[str]],
+    ks: Sequence[int],
+) -> dict[str, float]:
+    """Means of ``per_user_next_basket_metrics`` plus ``n_users``."""
+    per_user = per_user_next_basket_metrics(recommended, basket, bought_before, ks)
+    out = {"n_users": float(len(per_user))}
+    out.update({c: float(per_user[c].mean()) if len(per_user) else 0.0 for c in per_user})
+    return out
+
+
 # --- beyond accuracy -------------------------------------------------------------------
 
 
@@ -268,3 +337,13 @@ def relevant_sets(
     if users is not None:
         pairs = pairs[pairs["user_id"].isin(set(map(str, users)))]
     return {u: set(items) for u, items in pairs.groupby("user_id")["item_id"]}
+
+
+def basket_sets(test: pd.DataFrame, users: Iterable[str] | None = None) -> dict[str, set[str]]:
+    """Every item each user bought in ``test``, repeats included (the next-basket truth)."""
+    return relevant_sets(test, None, users)
+
+
+def bought_sets(lines: pd.DataFrame) -> dict[str, set[str]]:
+    """Items each user bought in ``lines`` (what makes a next-basket item a repeat)."""
+    return relevant_sets(lines)

@@ -2,11 +2,11 @@
 
 from kedro.config import OmegaConfigLoader
 
-from tailor.hooks import SparkHooks, TrackingHooks
+from tailor.hooks import NodeTimeHooks, SparkHooks, TrackingHooks
 
 # Tracking runs around kedro-mlflow's hooks (experiment kind tag, readable run names);
 # Spark starts only in environments with a spark.yml.
-HOOKS = (TrackingHooks(), SparkHooks())
+HOOKS = (TrackingHooks(), SparkHooks(), NodeTimeHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -19,6 +19,10 @@ SMALL: dict[str, dict[str, Any]] = {
     "item_knn": {"neighbours": 10},
     "content": {"max_features": 100},
     "lightfm": {"components": 8, "epochs": 3},
+    "ptopfreq": {"half_life_days": 60},
+    "tifu_knn": {"neighbours": 5},
+    "due_again": {},
+    "repeat_ranker": {"label_days": 30},
 }
 
 

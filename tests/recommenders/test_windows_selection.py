@@ -81,6 +81,30 @@ def test_selection_falls_back_to_popularity_and_says_so() -> None:
     assert "no candidate beat popularity" in out["reason"]
 
 
+def test_one_standard_error_rule_prefers_the_simpler_candidate_inside_the_spread() -> None:
+    """'complex' (0.16, 0.24) leads 'simple' (0.13, 0.25) by (0.03, -0.01): mean 0.01,
+    SE = std(ddof 1) / sqrt(2) = 0.02: inside one SE, so the simpler one is served."""
+    cands = {
+        "popularity": cand([0.10, 0.10]),
+        "complex": cand([0.16, 0.24]),
+        "simple": cand([0.13, 0.25]),
+    }
+    out = choose_served(cands, "popularity", "m", simplest_first=["simple", "complex"])
+    assert out["candidate"] == "simple" and out["best"] == "complex"
+    assert out["margin"] == pytest.approx(0.01) and out["spread"] == pytest.approx(0.02)
+    assert "one standard error" in out["reason"]
+    # a lead of 0.01 on BOTH windows has no spread: the better candidate is served, although
+    # the best's own scores vary by 0.08 (a level shift of the windows, not noise)
+    cands["simple"] = cand([0.15, 0.23])
+    out = choose_served(cands, "popularity", "m", simplest_first=["simple"])
+    assert out["candidate"] == "complex" and out["versus"] == "simple"
+    assert out["margin"] == pytest.approx(0.01) and out["spread"] == pytest.approx(0.0)
+    # without the rule the best mean wins
+    cands["simple"] = cand([0.13, 0.25])
+    plain = choose_served(cands, "popularity", "m", simplest_first=["simple"], one_se=False)
+    assert plain["candidate"] == "complex"
+
+
 def test_top_k_order_matches_a_stable_full_sort_with_ties() -> None:
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 5, size=(50, 400)).astype(float)
@@ -259,3 +283,82 @@ def test_history_half_life_ranks_what_a_user_bought_recently_first() -> None:
     knn = ItemKnnRecommender(neighbours=5).fit(lines, items)
     blend = BlendRecommender.from_fitted([decayed, knn], [1.0, 0.0])
     assert top(blend) == top(blend, [["B"]]) == ["Y", "X"]
+
+
+def test_next_basket_choice_is_a_mix_never_a_popularity_filled_source() -> None:
+    """Sources alone (popularity-filled) are references, not servable; mixes compete with
+    the next-basket floor, 'first' counting as simpler than 'propensity'."""
+    from tailor.pipelines.recommender.nodes import select_next_basket
+
+    def nb(windows: list[float]) -> dict:
+        return {
+            "val_metrics": {"ndcg_at_10": float(np.mean(windows))},
+            "val_windows": [{"ndcg_at_10": w} for w in windows],
+        }
+
+    params = {
+        "next_basket": {"baseline": "popularity"},
+        "selection": {"min_window_ratio": 1.0, "one_se": True},
+        "tuning": {"target_k": 10},
+    }
+    untuned = {"popularity": nb([0.10, 0.12]), "ptopfreq_default": nb([0.50, 0.50])}
+    mixes = {
+        "mix_first_ptopfreq_default": nb([0.30, 0.36]),
+        "mix_propensity_ptopfreq_default": nb([0.34, 0.34]),  # lead (0.04, -0.02): noise
+    }
+    out = select_next_basket(params, untuned, mixes)
+    assert out["candidate"] == "mix_first_ptopfreq_default"
+    assert "ptopfreq_default" not in out["eligible"] and "ptopfreq_default" not in out["rejected"]
+    mixes["mix_propensity_ptopfreq_default"] = nb([0.35, 0.41])  # leads by 0.05 on both
+    assert select_next_basket(params, untuned, mixes)["candidate"] == (
+        "mix_propensity_ptopfreq_default"
+    )
+    mixes = {k: nb([0.09, 0.5]) for k in mixes}  # below the floor on a window: popularity
+    out = select_next_basket(params, untuned, mixes)
+    assert out["candidate"] == "popularity" and out["fallback"]
+
+
+def test_the_blend_reuses_each_studys_best_fits_and_gets_the_refitted_blend(tiny) -> None:
+    from tailor.pipelines.recommender.nodes import tune_blend
+    from tailor.recommenders.tuning import tune_family
+    from tailor.recommenders.windows import make_windows
+
+    inter = tiny["interactions"]
+    bounds = window_bounds("2023-06-20", inter["ts"].min(), T("2023-07-20"), 2, 30, 30)
+    windows = make_windows(inter, tiny["items"], bounds, 1, lambda fit, as_of: None)
+    tuning = {"ks": [10], "target_k": 10, "startup": 2, "warmup_steps": 1,
+              "budget_seconds": 600, "storage_dir": None, "n_trials": 3}  # fmt: skip
+    spaces = {
+        "item_knn": {"neighbours": {"type": "categorical", "choices": [5]},
+                     "prior_trend_exponent": {"type": "categorical",
+                                              "choices": [0.0, 0.5, 1.0, 2.0]}},
+        "ease": {"lam": {"type": "categorical", "choices": [10.0, 100.0]}},
+    }  # fmt: skip
+    tuned, fits = [], []
+    for family, space in spaces.items():
+        f: list = []
+        cfg = {"n_trials": 6, "budget_share": 1.0, "space": space}
+        tuned.append(tune_family(family, windows, cfg, tuning, 0, best_fits=f))
+        fits.append(f)
+        assert len(f) == len(windows)
+        assert [m.params for m in f] == [make_params(tuned[-1]["params"])] * len(windows)
+        # later trials set other priors on the same fits: the kept ones carry the best's
+        prior = {k.removeprefix("prior_"): v for k, v in tuned[-1]["params"].items()
+                 if k.startswith("prior_")}  # fmt: skip
+        assert [m.prior_params for m in f] == [prior] * len(windows)
+    params = {
+        "candidates": None,
+        "selection": {"baseline": "popularity"},
+        "tuning": tuning,
+        "blend": {"enabled": True, "top": 2, "methods": ["score", "rrf"], "rrf_k": 60,
+                  "candidates": 50, "n_trials": 3, "budget_share": 1.0},
+    }  # fmt: skip
+    reused, _ = tune_blend(windows, params, 0, *tuned, *fits)
+    refitted, _ = tune_blend(windows, params, 0, *tuned, *([[]] * len(tuned)))
+    assert reused["val_windows"] == refitted["val_windows"]
+    assert reused["params"] == refitted["params"]
+
+
+def make_params(params: dict) -> dict:
+    """A fitted model's own ``params``: the tuned ones without the prior's."""
+    return {k: v for k, v in params.items() if not k.startswith("prior_")}

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from tailor.frame_utils import str_ids
 from tailor.recommenders.matrix import binary, history_rows, user_item_matrix
 from tailor.recommenders.priors import (
     HISTORY,
@@ -74,7 +75,7 @@ class Recommender(ABC):
     ) -> Self:
         """Learn from ``interactions`` (user_id, item_id, order_id, ts); ``items`` is the
         catalog (all its items are rankable), ``users`` optional user attributes."""
-        interactions = interactions.astype({"user_id": str, "item_id": str})
+        interactions = str_ids(interactions)
         self.as_of = pd.Timestamp(interactions["ts"].max())
         known = set(interactions["item_id"])
         catalog = [] if items is None else items["item_id"].astype(str).tolist()
@@ -121,6 +122,14 @@ class Recommender(ABC):
             else self.seen
         )
         return self
+
+    def adopt_fitted(self, other: Recommender) -> None:
+        """Take ``other``'s id maps, histories and fallback: a model made of models fitted
+        on the same data (blend, mix) has no fit of its own."""
+        for attr in ("as_of", "item_ids", "item_index", "user_ids", "user_index", "seen"):
+            setattr(self, attr, getattr(other, attr))
+        self.fallback = other.fallback
+        self.prior = None
 
     @property
     def scored_history(self) -> sp.csr_matrix:

@@ -49,11 +49,7 @@ class BlendRecommender(Recommender):
     ) -> BlendRecommender:
         """A blend of components already fitted on the same data (no refit)."""
         blend = cls(components, weights, **kwargs)  # type: ignore[arg-type]
-        first = blend.components[0]
-        for attr in ("as_of", "item_ids", "item_index", "user_ids", "user_index", "seen"):
-            setattr(blend, attr, getattr(first, attr))
-        blend.fallback = first.fallback
-        blend.prior = None
+        blend.adopt_fitted(blend.components[0])
         return blend
 
     def fit(

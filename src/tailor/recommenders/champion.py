@@ -18,7 +18,7 @@ import pandas as pd
 
 from tailor.metrics import lists_from_frame, ranking_metrics
 from tailor.recommenders.base import Recommender
-from tailor.recommenders.evaluate import holdout_truth
+from tailor.recommenders.evaluate import discovery_lists, holdout_truth
 
 log = logging.getLogger(__name__)
 SCORE_TAG = "val_ndcg_at_10"  # registered version tag: the validation score it was chosen on
@@ -35,8 +35,9 @@ def comparison_window(
 
 
 def window_score(model: Recommender, relevant: dict[str, set[str]], k: int, n_items: int) -> float:
-    """NDCG@k of ``model`` on the comparison window's buyers."""
-    recs = model.recommend(sorted(relevant), k)
+    """NDCG@k of ``model`` on the comparison window's buyers (discovery protocol: a mixed
+    list is judged on its new items, as every champion before it)."""
+    recs = discovery_lists(model, sorted(relevant), k)
     return float(ranking_metrics(lists_from_frame(recs), relevant, [k], n_items)[f"ndcg_at_{k}"])
 
 

@@ -7,10 +7,14 @@ from typing import Any
 from tailor.recommenders.als import AlsRecommender
 from tailor.recommenders.base import Recommender
 from tailor.recommenders.content import ContentRecommender
+from tailor.recommenders.due_again import DueAgainRecommender
 from tailor.recommenders.ease import EaseRecommender
 from tailor.recommenders.item_knn import ItemKnnRecommender
 from tailor.recommenders.lightfm_hybrid import LightFmRecommender
 from tailor.recommenders.popularity import PopularityRecommender
+from tailor.recommenders.ptopfreq import PTopFreqRecommender
+from tailor.recommenders.repeat_ranker import RepeatRankerRecommender
+from tailor.recommenders.tifu_knn import TifuKnnRecommender
 
 CANDIDATES: dict[str, type[Recommender]] = {
     "popularity": PopularityRecommender,
@@ -19,6 +23,11 @@ CANDIDATES: dict[str, type[Recommender]] = {
     "item_knn": ItemKnnRecommender,
     "content": ContentRecommender,
     "lightfm": LightFmRecommender,
+    # repeat-aware (next-basket protocol)
+    "ptopfreq": PTopFreqRecommender,
+    "tifu_knn": TifuKnnRecommender,
+    "due_again": DueAgainRecommender,
+    "repeat_ranker": RepeatRankerRecommender,
 }
 
 

@@ -14,11 +14,12 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
 import optuna
 
 from tailor.progress import TrialProgress
 from tailor.recommenders.base import Recommender
-from tailor.recommenders.evaluate import score_model
+from tailor.recommenders.evaluate import score_model, score_next_basket
 from tailor.recommenders.priors import is_neutral
 from tailor.recommenders.registry import make_candidate, split_prior
 from tailor.recommenders.windows import Window, summarise_windows
@@ -26,6 +27,7 @@ from tailor.tracking import OptunaMlflowCallback, open_study, study_name, sugges
 
 log = logging.getLogger(__name__)
 STUDY_DB = "optuna_recommender.db"  # under tuning.storage_dir, shared by families and blend
+PROTOCOLS = ("discovery", "next_basket")
 
 
 def mlflow_callback(family: str) -> OptunaMlflowCallback:
@@ -69,6 +71,25 @@ class Budget:
             study.stop()
 
 
+def scored_trial(
+    params: dict[str, Any], space: dict[str, Any], result: dict[str, Any], target: str
+) -> optuna.trial.FrozenTrial:
+    """A finished trial of ``params`` (covering ``space``) with a result scored already."""
+    fixed = optuna.trial.FixedTrial(params)
+    suggest(fixed, space)  # records each parameter's distribution
+    return optuna.trial.create_trial(
+        params=params,
+        distributions=fixed.distributions,
+        value=float(result["val_metrics"][target]),
+        user_attrs={
+            "metrics": result["val_metrics"],
+            "windows": result["val_windows"],
+            "fit_seconds": 0.0,
+            "scored_as": str(result.get("name", "known")),
+        },
+    )
+
+
 def run_study(
     study: optuna.Study,
     objective: Any,
@@ -91,6 +112,13 @@ def run_study(
     )
 
 
+def fit_key(window: int, params: dict[str, Any]) -> str:
+    """Key of a model fitted on a window in a study's cache: its non-prior parameters
+    (a prior is set on a fitted model without refitting it)."""
+    model_params, _ = split_prior(params)
+    return f"{window}:{json.dumps(model_params, sort_keys=True, default=str)}"
+
+
 def evaluate_on_windows(
     family: str,
     params: dict[str, Any],
@@ -100,14 +128,17 @@ def evaluate_on_windows(
     target: str,
     cache: dict[str, Recommender] | None = None,
     on_epoch: Any = None,
+    protocol: str = "discovery",
 ) -> dict[str, Any]:
     """Fit ``params`` on every window and score it: per-window metrics, their mean and
-    spread, and the effect of the prior per window (score with it minus without it)."""
-    model_params, prior = split_prior(params)
-    key = json.dumps(model_params, sort_keys=True, default=str)
+    spread, and the effect of the prior per window (score with it minus without it).
+    ``protocol``: ``discovery`` (new items only) or ``next_basket`` (repeats included)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+    _, prior = split_prior(params)
     per_window, prior_effect = [], []
     for i, w in enumerate(windows):
-        wkey = f"{i}:{key}"
+        wkey = fit_key(i, params)
         if cache is not None and wkey in cache:
             model = cache[wkey].set_prior(w.fit, prior)
         else:
@@ -116,6 +147,9 @@ def evaluate_on_windows(
             model.fit(w.fit, w.items, w.users, on_epoch=on_epoch if last else None)
             if cache is not None:
                 cache[wkey] = model
+        if protocol == "next_basket":
+            per_window.append(score_next_basket(model, w.basket, w.bought, ks)[0])
+            continue
         metrics = score_model(model, w.relevant, ks, w.n_items_all)[0]
         per_window.append(metrics)
         if model.nonnegative_scores and not is_neutral(prior):
@@ -140,8 +174,16 @@ def tune_family(
     cfg: dict[str, Any],
     tuning: dict[str, Any],
     seed: int,
+    known: list[dict[str, Any]] | None = None,
+    best_fits: list[Recommender] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the family's study; trial score = mean target over the windows.
+
+    ``known``: results already scored on these windows (``params``, ``val_metrics``,
+    ``val_windows``, e.g. the untuned baselines); a start configuration among them enters
+    the study as a finished trial instead of being fitted and scored again. ``best_fits``:
+    filled with the best trial's models fitted on each window when this run fitted them
+    (the blend reuses them), left empty otherwise.
 
     Returns the best params, their mean/spread and per-window validation metrics, and the
     per-window effect of the prior of the best trial.
@@ -150,7 +192,13 @@ def tune_family(
     target = f"ndcg_at_{int(tuning['target_k'])}"
     fixed = dict(cfg.get("fixed", {}))
     space = dict(cfg.get("space", {}))
-    name = family_study_name(family, windows, {"fixed": fixed, "space": space, "seed": seed})
+    protocol = str(cfg.get("protocol", "discovery"))
+    name = family_study_name(
+        family,
+        windows,
+        {"fixed": fixed, "space": space, "seed": seed}
+        | ({"protocol": protocol} if protocol != "discovery" else {}),
+    )
     study = open_study(
         name,
         tuning.get("storage_dir"),
@@ -165,13 +213,21 @@ def tune_family(
     done = [t for t in study.trials if t.state.is_finished()]
     remaining = max(budget - len(done), 0)
     if not done and cfg.get("start"):
-        study.enqueue_trial({k: v for k, v in cfg["start"].items() if k in space})
+        start = {k: v for k, v in cfg["start"].items() if k in space}
+        same = [r for r in known or [] if r.get("params") == {**fixed, **start}]
+        if same and remaining:
+            study.add_trial(scored_trial(start, space, same[0], target))
+            log.info("%s: start configuration scored already as %s", family, same[0]["name"])
+            remaining -= 1
+        else:
+            study.enqueue_trial(start)
     prune_every = int(tuning.get("prune_every", 2))
     # Fitted models by (window, non-prior parameters): a trial that only changes a prior
     # reuses the fits (EASE's inverse is the expensive part).
     cache: dict[str, Recommender] = {}
     cache_size = int(tuning.get("fit_cache", 3)) * len(windows)
     last = windows[-1]
+    kept: dict[str, Any] = {"number": None, "value": -np.inf, "fits": []}
 
     def objective(trial: optuna.Trial) -> float:
         params = {**fixed, **suggest(trial, space)}
@@ -186,10 +242,15 @@ def tune_family(
                 raise optuna.TrialPruned()
 
         start = time.perf_counter()
-        result = evaluate_on_windows(family, params, windows, ks, seed, target, cache, on_epoch)
+        result = evaluate_on_windows(
+            family, params, windows, ks, seed, target, cache, on_epoch, protocol
+        )
+        metrics = result["val_metrics"]
+        if best_fits is not None and metrics[target] > kept["value"]:
+            fits = [cache.get(fit_key(i, params)) for i in range(len(windows))]
+            kept.update(number=trial.number, value=metrics[target], fits=fits)
         while len(cache) > cache_size:
             cache.pop(next(iter(cache)))
-        metrics = result["val_metrics"]
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("windows", result["val_windows"])
         if "prior_effect" in result:
@@ -214,6 +275,12 @@ def tune_family(
     if not complete:
         raise RuntimeError(f"{family}: no complete trial in study {name}")
     best = study.best_trial
+    if best_fits is not None and kept["number"] == best.number and all(kept["fits"]):
+        # a later trial may have set another prior on the same fitted models
+        _, prior = split_prior({**fixed, **best.params})
+        best_fits.extend(
+            m.set_prior(w.fit, prior) for m, w in zip(kept["fits"], windows, strict=True)
+        )
     effect = best.user_attrs.get("prior_effect")
     log.info(
         "%s: best mean %s=%.4f (windows %s) after %d trials; prior effect per window: %s",

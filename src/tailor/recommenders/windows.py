@@ -11,14 +11,14 @@ timestamp (its span) sets the default window length.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tailor.item_catalog import buyers_per_item, items_known_by
-from tailor.recommenders.evaluate import holdout_truth
+from tailor.recommenders.evaluate import holdout_truth, next_basket_truth
 from tailor.splits import split_by_time
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,10 @@ class Window:
     n_items_all: int  # items sold by ``start`` (coverage over all items)
     users: pd.DataFrame  # user attributes as of ``start``
     relevant: dict[str, set[str]]  # new items per fit user in the window
+    # next-basket protocol: every item each fit user bought in the window (repeats too),
+    # and what each bought before it (all fit lines, rankable or not)
+    basket: dict[str, set[str]] = field(default_factory=dict)
+    bought: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -151,6 +155,7 @@ def make_windows(
         fit, val = split_by_time(train, start, end=end)
         ranked = rankable_items(items, fit, min_buyers)
         relevant = holdout_truth(fit, val)
+        basket, bought = next_basket_truth(fit, val)
         if not relevant:
             log.warning("validation window %s..%s has no evaluated user", start, end)
             continue
@@ -163,6 +168,8 @@ def make_windows(
                 n_items_all=len(items_known_by(items, fit)),
                 users=users_at(fit, start),
                 relevant=relevant,
+                basket=basket,
+                bought=bought,
             )
         )
         log.info(

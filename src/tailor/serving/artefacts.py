@@ -62,6 +62,9 @@ class ServingData:
     as_of: pd.Timestamp
     sources: dict[str, str] = field(default_factory=dict)
     registry: dict[str, Any] = field(default_factory=dict)  # the MLflow model version served
+    # user -> {catalog row: mean days between orders} of items bought in >= 2 orders: the
+    # "bought again every ~N days" reason of a past item the model serves again
+    repeat_every: dict[str, dict[int, float]] = field(default_factory=dict)
 
     @property
     def n_items(self) -> int:
@@ -88,6 +91,20 @@ def _grouped(df: pd.DataFrame, key: str, index: dict[str, int]) -> dict[str, Ran
     if df.empty:
         return {}
     return {str(k): _ranked(g) for k, g in _with_rows(df, index).groupby(key, sort=False)}
+
+
+def _repeat_every(bought: pd.DataFrame) -> dict[str, dict[int, float]]:
+    """Mean days between the orders of each item bought in >= 2 orders (bundles packaged
+    before ``first_ts`` existed have none)."""
+    if "first_ts" not in bought or bought.empty:
+        return {}
+    rep = bought[bought["n_orders"] >= 2]
+    span = (pd.to_datetime(rep["last_ts"]) - pd.to_datetime(rep["first_ts"])).dt.days
+    days = (span / (rep["n_orders"] - 1)).to_numpy(float)
+    out: dict[str, dict[int, float]] = {}
+    for u, row, d in zip(rep["user_id"].astype(str), rep["row"].astype(int), days, strict=True):
+        out.setdefault(u, {})[int(row)] = float(d)
+    return out
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -120,12 +137,14 @@ def load(recommender: Path, catalog: Path, profiles: Path, next_purchase: Path) 
     }
     bought_df = _read(profiles / "bought.parquet")
     bought: dict[str, np.ndarray] = {}
+    repeat_every: dict[str, dict[int, float]] = {}
     if not bought_df.empty:
         bought_df = bought_df.assign(row=bought_df["item_id"].map(index)).dropna(subset=["row"])
         bought_df = bought_df.sort_values("last_ts", ascending=False)
         bought = {
             str(u): g["row"].to_numpy(np.int64) for u, g in bought_df.groupby("user_id", sort=False)
         }
+    repeat_every = _repeat_every(bought_df)
     nxt = _read(next_purchase / "next_purchase.parquet")
     next_rows = {
         str(r["user_id"]): {k: v for k, v in r.items() if k != "user_id"}
@@ -149,6 +168,7 @@ def load(recommender: Path, catalog: Path, profiles: Path, next_purchase: Path) 
         candidates=_grouped(_read(recommender / "candidates.parquet"), "user_id", index),
         users=users,
         bought=bought,
+        repeat_every=repeat_every,
         next_purchase=next_rows,
         replenishment=replenishment,
         params=meta["params"],

@@ -222,7 +222,12 @@ class Engine:
         exclude = set(live.purchased)
         due_rows = {row for row, _ in strategies.due_items(data, uid)} if known else set()
         if known:
-            exclude |= set(data.bought.get(uid, np.empty(0, np.int64)).tolist()) - due_rows
+            # past items come back only when due or when the served model (a mix of buying
+            # again and discovering) proposes them; live purchases stay excluded
+            keep = due_rows | (
+                strategies.repeat_rows(data, uid) if decision.strategy == "model" else set()
+            )
+            exclude |= set(data.bought.get(uid, np.empty(0, np.int64)).tolist()) - keep
         if decision.strategy in ("model", "replenishment") and (live.viewed or live.carted):
             self._boost_live(scored, uid, live)
         if decision.strategy in ("model", "content") and due_rows:

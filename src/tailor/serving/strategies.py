@@ -99,9 +99,34 @@ def seeds_of(data: ServingData, user_id: str, live: LiveProfile) -> list[tuple[i
 
 
 def model(data: ServingData, user_id: str) -> Scored:
+    """The served model's list: it mixes past items bought again (reason: how often) with
+    new ones (reason: the past purchase they are most similar to, when there is one)."""
     cand = data.candidates.get(user_id)
     scores = _spread(cand, data.n_items) if cand is not None else _empty(data.n_items)
-    return Scored(scores, {}, "ranked for you by the tuned model")
+    reasons = {}
+    every = data.repeat_every.get(user_id, {})
+    for row in repeat_rows(data, user_id):
+        days = every.get(row)
+        reasons[row] = (
+            f"bought again every ~{max(round(days), 1)} days" if days else "bought before"
+        )
+    seeds = [(r, 1.0) for r in data.bought.get(user_id, np.empty(0, np.int64))[:20].tolist()]
+    similar = [similar_to(data, seeds)[1]] if seeds else []
+    return Scored(
+        scores,
+        reasons,
+        "ranked for you by the tuned model",
+        [(s, "similar to {}") for s in similar],
+    )
+
+
+def repeat_rows(data: ServingData, user_id: str) -> set[int]:
+    """Past purchases the served model proposes again (a mixed list's repeat part)."""
+    cand = data.candidates.get(user_id)
+    bought = data.bought.get(user_id)
+    if cand is None or bought is None:
+        return set()
+    return set(np.intersect1d(cand.idx, bought).tolist())
 
 
 def content(data: ServingData, user_id: str, live: LiveProfile) -> Scored:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
@@ -17,9 +18,26 @@ class KeptMemoryDataset(MemoryDataset):
         pass
 
 
+def next_basket_lists(world) -> pd.DataFrame:
+    """Next-basket lists: 'served' = the test basket first (an oracle), 'popularity' the
+    popular head, 'ptopfreq_default' each user's train items by count."""
+    train, test = world["train"], world["test"]
+    popular = train["item_id"].value_counts().index[:10].tolist()
+    rows = []
+    for u in sorted(train["user_id"].unique()):
+        basket = sorted(set(test.loc[test["user_id"] == u, "item_id"]))
+        own = train.loc[train["user_id"] == u, "item_id"].value_counts().index.tolist()
+        for cand, lst in {"served": basket + popular, "popularity": popular,
+                          "ptopfreq_default": own}.items():  # fmt: skip
+            lst = list(dict.fromkeys(lst))[:20]
+            rows += [(cand, u, r + 1, it, 1.0 / (r + 1)) for r, it in enumerate(lst)]
+    return pd.DataFrame(rows, columns=["candidate", "user_id", "rank", "item_id", "score"])
+
+
 def test_pipeline_runs_end_to_end_in_memory(world, eval_params) -> None:
     feeds = {
         "recommendations_test": world["recs"],
+        "recommendations_test_nb": next_basket_lists(world),
         "interactions_train": world["train"],
         "interactions_test": world["test"],
         "item_catalog": world["catalog"],
@@ -76,6 +94,21 @@ def test_pipeline_runs_end_to_end_in_memory(world, eval_params) -> None:
         assert run["metrics"]["test/recall_at_20"] == pytest.approx(table.loc[cand, "recall_at_20"])
         assert set(run["metrics"]) == set(runs["served"]["metrics"])
         assert run["tags"]["tailor.served"] == str(cand == "served").lower()
+    # next-basket protocol: the served oracle list, the best reference, test_nb/ keys
+    nb = catalog.load("evaluation_next_basket").set_index("candidate")
+    assert nb.loc["served", "ndcg_at_10"] == pytest.approx(1.0)
+    assert nb.loc["served", "n_users"] == 60  # u59 (only re-bought) counts here
+    ref = nb.loc["served", "reference"]
+    assert ref == nb.loc[["popularity", "ptopfreq_default"], "ndcg_at_10"].idxmax()
+    assert nb.loc["served", "ndcg_at_10_diff"] == pytest.approx(1.0 - nb.loc[ref, "ndcg_at_10"])
+    assert nb.loc[ref, "ndcg_at_10_diff"] == pytest.approx(0.0)
+    assert nb.loc["served", "ndcg_at_10_diff_ci_low"] > 0
+    assert metrics["test_nb/ndcg_at_10"]["value"] == pytest.approx(1.0)
+    assert metrics["test_nb/popularity/ndcg_repeat_at_10"]["value"] == pytest.approx(
+        nb.loc["popularity", "ndcg_repeat_at_10"]
+    )
+    assert metrics["test_nb/ndcg_at_10_diff_vs_reference"]["value"] > 0
+    assert "Next-basket protocol" in catalog.load("evaluation_report")
     served_keys = {k for k in metrics if k.startswith("test/") and k.count("/") == 1}
     assert served_keys == set(runs["served"]["metrics"])
 

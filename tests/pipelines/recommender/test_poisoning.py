@@ -77,8 +77,13 @@ def run(data: dict[str, Any]) -> dict[str, Any]:
         *sorted(o for o in pipeline.all_outputs() if o.startswith("recommender_tuned")),
         "recommender_untuned",
         "recommender_selection",
+        "recommender_untuned_nb",
+        "recommender_mixes",
+        "recommender_selection_nb",
         "recommender_served",
         "recommendations_test",
+        "recommendations_test_nb",
+        "recommender_served_model",
     ]
     for name in outputs:
         catalog[name] = KeptDataset(copy_mode="assign")
@@ -115,6 +120,9 @@ def test_poisoned_test_window_changes_no_choice() -> None:
             assert clean[name].get("val_windows") == dirty[name].get("val_windows"), name
     assert clean["recommender_untuned"] == dirty["recommender_untuned"]
     assert clean["recommender_selection"] == dirty["recommender_selection"]
+    # the next-basket side: baselines, every mix's setting and scores, its choice
+    for name in ("recommender_untuned_nb", "recommender_mixes", "recommender_selection_nb"):
+        assert clean[name] == dirty[name], name
     assert clean["recommender_served"]["candidate"] == dirty["recommender_served"]["candidate"]
     assert clean["recommender_served"]["params"] == dirty["recommender_served"]["params"]
     assert clean["recommender_served"]["val_metrics"] == dirty["recommender_served"]["val_metrics"]
@@ -122,3 +130,28 @@ def test_poisoned_test_window_changes_no_choice() -> None:
     assert (
         clean["recommender_served"]["test_metrics"] != dirty["recommender_served"]["test_metrics"]
     )
+    assert (
+        clean["recommender_served"]["test_nb_metrics"]
+        != dirty["recommender_served"]["test_nb_metrics"]
+    )
+
+
+def test_the_served_rows_are_the_served_models_lists() -> None:
+    """refit_and_score reuses lists it already scored for the `served` rows: they must be
+    what the served model itself answers, under both protocols."""
+    from tailor.recommenders.evaluate import discovery_lists
+
+    out = run(inputs())
+    model = out["recommender_served_model"]
+    cols = ["user_id", "rank", "item_id"]
+    for key, answer in (
+        ("recommendations_test", lambda users, k: discovery_lists(model, users, k)),
+        ("recommendations_test_nb", lambda users, k: model.recommend(users, k)),
+    ):
+        recs = out[key]
+        served = recs[recs["candidate"] == "served"][cols].reset_index(drop=True)
+        users = sorted(served["user_id"].unique())
+        own = answer(users, int(served["rank"].max()))[cols]
+        own = own.sort_values(["user_id", "rank"]).reset_index(drop=True)
+        served = served.sort_values(["user_id", "rank"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(served, own.astype(served.dtypes.to_dict()), obj=key)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tailor.evaluation import breakdowns, fairness, plots, protocol, report
+from tailor.evaluation import breakdowns, fairness, next_basket, plots, protocol, report
 from tailor.evaluation.groups import user_groups
 from tailor.item_catalog import items_known_by
 from tailor.metric_keys import slug
@@ -73,6 +73,29 @@ def score_users(
 ) -> pd.DataFrame:
     """Every per-user metric for every candidate (the rows behind every number reported)."""
     return protocol.per_user_table(recs, truth, train, catalog, params["ks"])
+
+
+def score_next_basket(
+    recs: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Next-basket per-user metrics of every candidate of ``recommendations_test_nb``."""
+    return next_basket.next_basket_per_user(recs, train, test, params["ks"])
+
+
+def summarise_next_basket(
+    per_user: pd.DataFrame, params: dict[str, Any], seed: int
+) -> pd.DataFrame:
+    """The next-basket table: means, CI, paired difference to the best reference."""
+    boot = params["bootstrap"]
+    return next_basket.next_basket_table(
+        per_user,
+        params["ci_metric"],
+        params["served_candidate"],
+        params["next_basket"]["references"],
+        boot["n_resamples"],
+        boot["confidence"],
+        seed,
+    )
 
 
 def assign_groups(
@@ -177,9 +200,10 @@ def write_report(
     population: dict[str, int],
     split: dict[str, Any],
     params: dict[str, Any],
+    nb_table: pd.DataFrame | None = None,
 ) -> str:
     """The Markdown page (data/08_reporting/evaluation.md)."""
-    return report.evaluation_markdown(
+    page = report.evaluation_markdown(
         summary,
         groups,
         gaps,
@@ -197,6 +221,19 @@ def write_report(
             "population": params["population"],
             **population,
         },
+    )
+    if nb_table is None:
+        return page
+    return (
+        page
+        + "\n"
+        + report.next_basket_markdown(
+            nb_table,
+            params["ks"],
+            params["headline_k"],
+            params["ci_metric"],
+            params["served_candidate"],
+        )
     )
 
 
@@ -255,11 +292,21 @@ def mlflow_metrics(
     parity: pd.DataFrame,
     population: dict[str, int],
     params: dict[str, Any],
+    nb_table: pd.DataFrame | None = None,
 ) -> Metrics:
     """Keys of DESIGN.md: ``test/<metric>_at_<k>`` (served), ``test/<candidate>/…`` (others),
-    ``eval/<grouping>/<group>/<metric>`` (served, per group), ``eval/fairness/…``."""
+    ``eval/<grouping>/<group>/<metric>`` (served, per group), ``eval/fairness/…``; the
+    next-basket protocol under ``test_nb/`` the same way (``test_nb/ndcg_repeat_at_10``,
+    ``test_nb/ptopfreq_default/ndcg_at_10``, ``test_nb/ndcg_at_10_diff_vs_reference``...)."""
     served = params["served_candidate"]
     out: dict[str, float] = {f"eval/protocol/{k}": v for k, v in population.items()}
+    for row in (nb_table if nb_table is not None else pd.DataFrame()).to_dict("records"):
+        prefix = "test_nb" if row["candidate"] == served else f"test_nb/{row['candidate']}"
+        for key, value in row.items():
+            if key in ("candidate", "reference"):
+                continue
+            diff = key.endswith(("_diff", "_diff_ci_low", "_diff_ci_high", "_ratio"))
+            out[f"{prefix}/{key}_vs_reference" if diff else f"{prefix}/{key}"] = value
     for row in summary.to_dict("records"):
         prefix = "test" if row["candidate"] == served else f"test/{row['candidate']}"
         out.update({f"{prefix}/{k}": v for k, v in _candidate_scores(row, params).items()})

@@ -34,6 +34,18 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="score_users",
             ),
             Node(
+                n.score_next_basket,
+                ["recommendations_test_nb", "interactions_train", "interactions_test", p],
+                "evaluation_per_user_nb",
+                name="score_next_basket",
+            ),
+            Node(
+                n.summarise_next_basket,
+                ["evaluation_per_user_nb", p, "params:seed"],
+                "evaluation_next_basket",
+                name="summarise_next_basket",
+            ),
+            Node(
                 n.assign_groups,
                 [
                     "evaluation_per_user",
@@ -98,6 +110,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "evaluation_population",
                     "params:split",
                     p,
+                    "evaluation_next_basket",
                 ],
                 "evaluation_report",
                 name="write_report",
@@ -129,6 +142,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "evaluation_category_parity",
                     "evaluation_population",
                     p,
+                    "evaluation_next_basket",
                 ],
                 "evaluation_metrics",
                 name="mlflow_metrics",

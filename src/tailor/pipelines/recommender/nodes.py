@@ -7,6 +7,7 @@ truth and user attributes as of each window's start); the test window enters onl
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -15,13 +16,15 @@ import optuna
 import pandas as pd
 
 from tailor.item_catalog import items_known_by
-from tailor.metrics import lists_from_frame, ranking_metrics
+from tailor.metrics import lists_from_frame, next_basket_metrics, ranking_metrics
 from tailor.progress import progress
 from tailor.recommenders.base import Recommender
 from tailor.recommenders.blend import BlendRecommender
 from tailor.recommenders.blend_tuning import blend_candidates, blend_lists
 from tailor.recommenders.champion import comparison_window, decide, window_score
-from tailor.recommenders.evaluate import holdout_truth
+from tailor.recommenders.evaluate import discovery_lists, holdout_truth, next_basket_truth
+from tailor.recommenders.mix_tuning import best_source, mix_name, tune_mixes
+from tailor.recommenders.mixed import KINDS, MixedRecommender
 from tailor.recommenders.registry import make_candidate
 from tailor.recommenders.selection import choose_served
 from tailor.recommenders.tuning import (
@@ -45,6 +48,9 @@ from tailor.tracking import open_study
 
 log = logging.getLogger(__name__)
 FAMILIES = ["popularity", "ease", "als", "item_knn", "content", "lightfm"]
+# Repeat-aware families, tuned on the next-basket protocol (recommender.families.<f>.protocol).
+REPEAT_FAMILIES = ["ptopfreq", "tifu_knn", "due_again"]
+PROTOCOLS = ("next_basket", "discovery")
 # Name of a tuned family in the outputs (``popularity`` is the untuned baseline's name).
 OUTPUT_NAME = {"popularity": "popularity_tuned"}
 SERVED = "served"
@@ -128,11 +134,41 @@ def competing(tuned: tuple[dict[str, Any], ...]) -> dict[str, dict[str, Any]]:
 
 
 def make_tune_node(family: str):
-    def tune_node(windows: list[Window], params: dict[str, Any], seed: int) -> dict[str, Any]:
-        """One Optuna study for ``family``, scored on the validation windows."""
+    def tune_node(
+        windows: list[Window], params: dict[str, Any], seed: int, *untuned: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One Optuna study for ``family``, scored on the validation windows; an untuned
+        baseline (``untuned``) with the start configuration is its first trial, not
+        scored twice."""
         if not enabled(params, OUTPUT_NAME.get(family, family)):
             return {"family": family, "enabled": False}
-        return tune_family(family, windows, params["families"][family], params["tuning"], seed)
+        known = [
+            {"name": name, **r}
+            for u in untuned
+            for name, r in u.items()
+            if r.get("family") == family
+        ]
+        return tune_family(
+            family, windows, params["families"][family], params["tuning"], seed, known
+        )
+
+    tune_node.__name__ = f"tune_{family}"
+    return tune_node
+
+
+def make_tune_fits_node(family: str):
+    def tune_node(
+        windows: list[Window], params: dict[str, Any], seed: int
+    ) -> tuple[dict[str, Any], list[Recommender]]:
+        """One Optuna study for ``family``, scored on the validation windows; also the best
+        trial's fits per window (empty if not fitted in this run), which the blend reuses."""
+        if not enabled(params, OUTPUT_NAME.get(family, family)):
+            return {"family": family, "enabled": False}, []
+        fits: list[Recommender] = []
+        spec = tune_family(
+            family, windows, params["families"][family], params["tuning"], seed, best_fits=fits
+        )
+        return spec, fits
 
     tune_node.__name__ = f"tune_{family}"
     return tune_node
@@ -141,20 +177,53 @@ def make_tune_node(family: str):
 def validate_untuned(windows: list[Window], params: dict[str, Any], seed: int) -> dict[str, Any]:
     """The untuned baselines (popularity and each family's plain version) on the windows:
     they compete in selection like the tuned candidates."""
+    return _validate(params["baselines"], windows, params, seed, "discovery")
+
+
+def validate_untuned_next_basket(
+    windows: list[Window], params: dict[str, Any], seed: int
+) -> tuple[dict[str, Any], dict[str, list[Recommender]]]:
+    """The next-basket baselines (popularity, P-TopFreq, TIFU-KNN, due again, untuned) on
+    the windows under the next-basket protocol: the floor and the repeat sources. Also
+    their fits per window: the mixes reuse the chosen source's instead of refitting it."""
+    fits: dict[str, list[Recommender]] = {}
+    out = _validate(params["next_basket"]["baselines"], windows, params, seed, "next_basket", fits)
+    return out, fits
+
+
+def _validate(
+    baselines: dict[str, Any],
+    windows: list[Window],
+    params: dict[str, Any],
+    seed: int,
+    protocol: str,
+    fits: dict[str, list[Recommender]] | None = None,
+) -> dict[str, Any]:
     ks = [int(k) for k in params["tuning"]["ks"]]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
     out = {}
-    for name, spec in params["baselines"].items():
-        if not enabled(params, name):
+    for name, spec in baselines.items():
+        if protocol == "discovery" and not enabled(params, name):
             continue
         start = time.perf_counter()
+        cache: dict[str, Recommender] = {}
         result = evaluate_on_windows(
-            spec["family"], spec.get("params", {}), windows, ks, seed, target
+            spec["family"],
+            spec.get("params", {}),
+            windows,
+            ks,
+            seed,
+            target,
+            cache=cache,
+            protocol=protocol,
         )
+        if fits is not None:
+            fits[name] = list(cache.values())  # one per window, oldest first
         out[name] = {"family": spec["family"], "params": dict(spec.get("params", {})), **result}
         log.info(
-            "untuned %s: mean %s=%.4f (windows %s, %.1fs)",
+            "untuned %s (%s): mean %s=%.4f (windows %s, %.1fs)",
             name,
+            protocol,
             target,
             result["val_metrics"][target],
             ", ".join(f"{w[target]:.4f}" for w in result["val_windows"]),
@@ -164,26 +233,38 @@ def validate_untuned(windows: list[Window], params: dict[str, Any], seed: int) -
 
 
 def tune_blend(
-    windows: list[Window], params: dict[str, Any], seed: int, *tuned: dict[str, Any]
-) -> dict[str, Any]:
+    windows: list[Window], params: dict[str, Any], seed: int, *tuned_then_fits: Any
+) -> tuple[dict[str, Any], list[list[Recommender]]]:
     """Blend of the two best families (mean over windows): weight and method tuned by
-    Optuna on the same windows. The components are fitted once per window; trials only
-    recombine their scores on each user's candidate items."""
+    Optuna on the same windows. The components are fitted once per window (or taken from
+    their study's best trial: ``tuned_then_fits`` holds the tuned families, then their fits
+    in the same order); trials only recombine their scores on each user's candidate items.
+    Also returns the components' fits (per window, in order): a mix over the blend reuses
+    them."""
+    half = len(tuned_then_fits) // 2
+    tuned, fits_of = tuned_then_fits[:half], tuned_then_fits[half:]
+    study_fits = {
+        t["family"]: f for t, f in zip(tuned, fits_of, strict=True) if len(f) == len(windows)
+    }
     cfg = params["blend"]
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
+    off: dict[str, Any] = {"family": "blend", "enabled": False}
     if not enabled(params, "blend"):
-        return {"family": "blend", "enabled": False}
+        return off, []
     ranked = sorted(competing(tuned).values(), key=lambda t: -t["val_metrics"][target])
     ranked = [t for t in ranked if t["family"] != "popularity"][: int(cfg["top"])]
     if not cfg["enabled"] or len(ranked) < 2:
-        return {"family": "blend", "enabled": False}
+        return off, []
     ks = [int(k) for k in params["tuning"]["ks"]]
-    prepared = []
-    for w in windows:
+    prepared, fitted = [], []
+    for i, w in enumerate(windows):
         comps = [
-            make_candidate(t["family"], t["params"], seed).fit(w.fit, w.items, w.users)
+            study_fits[t["family"]][i]
+            if t["family"] in study_fits
+            else make_candidate(t["family"], t["params"], seed).fit(w.fit, w.items, w.users)
             for t in ranked
         ]
+        fitted.append(comps)
         prepared.append(
             blend_candidates(
                 comps,
@@ -236,7 +317,7 @@ def tune_blend(
         "blend",
     )
     best = study.best_trial
-    return {
+    spec = {
         "family": "blend",
         "enabled": True,
         "components": [{"family": t["family"], "params": t["params"]} for t in ranked],
@@ -248,6 +329,7 @@ def tune_blend(
         "val_windows": best.user_attrs["windows"],
         "n_trials": len(study.trials),
     }
+    return spec, fitted
 
 
 def select_served(
@@ -258,12 +340,112 @@ def select_served(
     if blend.get("enabled"):
         candidates["blend"] = blend
     candidates.update(untuned)
+    sel = params["selection"]
     return choose_served(
         candidates,
-        baseline=str(params["selection"]["baseline"]),
+        baseline=str(sel["baseline"]),
         target=f"ndcg_at_{int(params['tuning']['target_k'])}",
-        min_window_ratio=float(params["selection"]["min_window_ratio"]),
+        min_window_ratio=float(sel["min_window_ratio"]),
+        simplest_first=list(sel.get("simplest_first") or []),
+        one_se=bool(sel.get("one_se", True)),
     )
+
+
+def _discovery_specs(
+    untuned: dict[str, Any], blend: dict[str, Any], tuned: tuple[dict[str, Any], ...]
+) -> dict[str, dict[str, Any]]:
+    specs = {**untuned, **competing(tuned)}
+    if blend.get("enabled"):
+        specs["blend"] = blend
+    return specs
+
+
+def _repeat_sources(
+    untuned_nb: dict[str, Any], repeat_tuned: tuple[dict[str, Any], ...], params: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The repeat sources a mix can use: the untuned next-basket baselines (not the floor)
+    first, then the tuned repeat families, simplest first."""
+    floor = params["next_basket"]["baseline"]
+    out = {n: s for n, s in untuned_nb.items() if n != floor}
+    out.update({t["family"]: t for t in repeat_tuned if t.get("enabled", True)})
+    return out
+
+
+def tune_next_basket(
+    windows: list[Window],
+    params: dict[str, Any],
+    seed: int,
+    selection: dict[str, Any],
+    untuned: dict[str, Any],
+    blend: dict[str, Any],
+    blend_fits: list[list[Recommender]],
+    untuned_nb: dict[str, Any],
+    untuned_nb_fits: dict[str, list[Recommender]],
+    *tuned: dict[str, Any],
+) -> dict[str, Any]:
+    """The best repeat source on the validation windows (by its own mean next-basket
+    target) mixed with the discovery choice (``mix_tuning``); ``tuned`` holds the discovery
+    families then the repeat families. One source, not each: the mixes of weaker sources
+    cost a refit and a test scoring each and were never chosen. The windows' fits of the
+    blend's components and of the untuned sources are reused, not refitted."""
+    discovery, repeat = tuned[: len(FAMILIES)], tuned[len(FAMILIES) :]
+    explore_spec = _discovery_specs(untuned, blend, discovery)[selection["candidate"]]
+    target = f"ndcg_at_{int(params['tuning']['target_k'])}"
+    sources = _repeat_sources(untuned_nb, repeat, params)
+    best = best_source(sources, target)
+    min_buyers = int(params["min_item_buyers"])
+    if selection["candidate"] == "blend" and blend_fits:
+        weights, method = explore_spec["params"]["weights"], explore_spec["params"]["method"]
+        explore = [
+            BlendRecommender.from_fitted(comps, weights, method=method, seed=seed)
+            for comps in blend_fits
+        ]
+    else:
+        explore = [
+            fit_spec(explore_spec, w.fit, w.items, w.users, min_buyers, seed) for w in windows
+        ]
+    mixes = tune_mixes(
+        windows,
+        explore,
+        {best: sources[best]},
+        params["next_basket"]["mix"],
+        [int(k) for k in params["tuning"]["ks"]],
+        target,
+        seed,
+        fitted={best: untuned_nb_fits[best]} if best in untuned_nb_fits else None,
+    )
+    for m in mixes.values():
+        m["explore"] = {
+            k: explore_spec[k] for k in ("family", "params", "components") if k in explore_spec
+        }
+        m["explore_candidate"] = selection["candidate"]
+    return mixes
+
+
+def select_next_basket(
+    params: dict[str, Any],
+    untuned_nb: dict[str, Any],
+    mixes: dict[str, Any],
+    *repeat_tuned: dict[str, Any],
+) -> dict[str, Any]:
+    """The next-basket choice on the validation windows: the mixes compete with the
+    next-basket popularity floor under the same rules as discovery (never below it on a
+    window, one-standard-error rule; simplest: ``first`` before ``constant`` before
+    ``propensity``, untuned sources before tuned ones)."""
+    nb, sel = params["next_basket"], params["selection"]
+    floor = nb["baseline"]
+    sources = list(_repeat_sources(untuned_nb, repeat_tuned, params))
+    order = [mix_name(kind, src) for kind in KINDS for src in sources]
+    out = choose_served(
+        {floor: untuned_nb[floor], **mixes},
+        baseline=floor,
+        target=f"ndcg_at_{int(params['tuning']['target_k'])}",
+        min_window_ratio=float(sel["min_window_ratio"]),
+        simplest_first=order,
+        one_se=bool(sel.get("one_se", True)),
+    )
+    log.info("next-basket choice: %s (%s)", out["candidate"], out["reason"])
+    return out
 
 
 def _fit_timed(
@@ -290,30 +472,68 @@ def refit_and_score(
     selection: dict[str, Any],
     untuned: dict[str, Any],
     blend: dict[str, Any],
+    nb_selection: dict[str, Any],
+    untuned_nb: dict[str, Any],
+    mixes: dict[str, Any],
     *tuned: dict[str, Any],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], Recommender, dict[str, Any]]:
-    """Refit every candidate (tuned, untuned, blend) on train; score them on test.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any], Recommender, dict[str, Any]]:
+    """Refit every candidate (tuned, untuned, blend, repeat sources, mixes) on train; score
+    them on test under the discovery protocol and the repeat-aware ones under the
+    next-basket protocol.
 
-    The served model is the one ``select_served`` chose on the validation windows (the
-    test numbers never choose anything). Returns recommendations_test, the results table,
-    MLflow metrics, the served model and its description.
+    The served model is what validation chose (``selection.protocol``: the next-basket
+    choice, a mix of a repeat source with the discovery choice, or the discovery choice
+    alone); the test numbers never choose anything. Returns recommendations_test,
+    recommendations_test_nb, the results table, MLflow metrics, the served model and its
+    description.
     """
     ks = [int(k) for k in params["ks"]]
     top_k = max(int(params["top_k"]), *ks)
     target = f"ndcg_at_{int(params['tuning']['target_k'])}"
+    discovery_tuned, repeat_tuned = tuned[: len(FAMILIES)], tuned[len(FAMILIES) :]
     relevant = holdout_truth(train, test)
+    basket, bought = next_basket_truth(train, test)
+    nb_users = sorted(basket)
     n_all = len(items_known_by(items, train))
     items = rankable_items(items, train, int(params["min_item_buyers"]))
     fit_lines = restrict(train, items)
     n_items = len(items)
     log.info("rankable items: %d of %d sold by the cutoff", n_items, n_all)
-    specs: dict[str, dict[str, Any]] = {**untuned, **competing(tuned)}
+    specs: dict[str, dict[str, Any]] = {**untuned, **competing(discovery_tuned)}
     fitted: dict[str, Recommender] = {}
-    rows, recs = [], []
+    rows: dict[str, dict[str, Any]] = {}
+    recs, nb_recs = [], []
     metrics: dict[str, Any] = {}
 
-    def record(name: str, model: Recommender, seconds: float, spec: dict[str, Any] | None):
-        full = model.recommend(sorted(relevant), top_k)
+    def row_of(name: str, seconds: float, spec: dict[str, Any] | None) -> dict[str, Any]:
+        if name not in rows:
+            rows[name] = {"candidate": name, "fit_seconds": round(seconds, 2)}
+        return rows[name]
+
+    def log_val(name: str, prefix: str, spec: dict[str, Any] | None, row: dict[str, Any]):
+        val = (spec or {}).get("val_metrics", {})
+        windows = (spec or {}).get("val_windows", [])
+        row.update({f"{prefix}_{k}": v for k, v in val.items() if k != "n_users"})
+        row.update({f"{prefix}_w{i}_{target}": w[target] for i, w in enumerate(windows)})
+        metrics.update(_metric_entries(f"{prefix}/{name}", val))
+        if windows:
+            metrics[f"{prefix}/{name}/{target}_by_window"] = [
+                {"value": float(w[target]), "step": i} for i, w in enumerate(windows)
+            ]
+
+    disc_lists: dict[str, pd.DataFrame] = {}
+    nb_lists: dict[str, pd.DataFrame] = {}
+
+    def record(
+        name: str,
+        model: Recommender,
+        seconds: float,
+        spec: dict[str, Any] | None,
+        full: pd.DataFrame | None = None,
+    ):
+        if full is None:
+            full = discovery_lists(model, sorted(relevant), top_k)
+        disc_lists[name] = full
         # coverage_at_k over every item sold by the cutoff (as the evaluation pipeline),
         # coverage_rankable_at_k over the rankable ones
         test_metrics = ranking_metrics(lists_from_frame(full), relevant, ks, n_all)
@@ -321,31 +541,38 @@ def refit_and_score(
             cov = test_metrics[f"coverage_at_{k}"]
             test_metrics[f"coverage_rankable_at_{k}"] = cov * n_all / max(n_items, 1)
         recs.append(full.assign(candidate=name))
-        val = (spec or {}).get("val_metrics", {})
-        windows = (spec or {}).get("val_windows", [])
-        row = {
-            "candidate": name,
-            "fit_seconds": round(seconds, 2),
-            **{f"val_{k}": v for k, v in val.items() if k != "n_users"},
-            **{f"val_w{i}_{target}": w[target] for i, w in enumerate(windows)},
-            **{f"test_{k}": v for k, v in test_metrics.items()},
-        }
+        row = row_of(name, seconds, spec)
+        log_val(name, "val", spec, row)
+        row.update({f"test_{k}": v for k, v in test_metrics.items()})
         if (spec or {}).get("prior_effect"):
             row["prior_effect_by_window"] = ", ".join(f"{e:+.4f}" for e in spec["prior_effect"])
-        rows.append(row)
-        # test/* keys are the evaluation pipeline's (one writer per key); the test scores
-        # stay in the results table, an artefact of this run.
-        metrics.update(_metric_entries(f"val/{name}", val))
-        if windows:
-            metrics[f"val/{name}/{target}_by_window"] = [
-                {"value": float(w[target]), "step": i} for i, w in enumerate(windows)
-            ]
-        if (spec or {}).get("prior_effect"):
             metrics[f"val/{name}/prior_effect_by_window"] = [
                 {"value": float(e), "step": i} for i, e in enumerate(spec["prior_effect"])
             ]
+        # test/* keys are the evaluation pipeline's (one writer per key); the test scores
+        # stay in the results table, an artefact of this run.
         metrics[f"train_seconds/{name}"] = {"value": float(seconds), "step": 0}
         log.info("%s: test %s=%.4f (fit %.1fs)", name, target, test_metrics[target], seconds)
+        return test_metrics
+
+    def record_nb(
+        name: str,
+        model: Recommender,
+        seconds: float,
+        spec: dict[str, Any] | None,
+        exclude: bool,
+        lists: pd.DataFrame | None = None,
+    ):
+        if lists is None:
+            lists = model.recommend(nb_users, top_k, exclude=exclude)
+        nb_lists[name] = lists
+        test_metrics = next_basket_metrics(lists_from_frame(lists), basket, bought, ks)
+        nb_recs.append(lists[["user_id", "rank", "item_id", "score"]].assign(candidate=name))
+        row = row_of(name, seconds, spec)
+        log_val(name, "val_nb", spec, row)
+        row.update({f"test_nb_{k}": v for k, v in test_metrics.items()})
+        metrics[f"train_seconds/{name}"] = {"value": float(seconds), "step": 0}
+        log.info("%s: test next-basket %s=%.4f", name, target, test_metrics[target])
         return test_metrics
 
     for name, spec in progress(specs.items(), "refit on train", unit="model"):
@@ -362,39 +589,120 @@ def refit_and_score(
         fitted["blend"] = model
         specs["blend"] = blend
         record("blend", model, 0.0, blend)
-    served_name = selection["candidate"]
+    discovery_choice = selection["candidate"]
+    # next-basket protocol: the floor and the repeat sources alone (their own fill), the
+    # discovery choice's list as it is served today, every mix
+    nb_specs = {**untuned_nb, **_repeat_sources({}, repeat_tuned, params)}
+    repeat_models: dict[str, Recommender] = {}
+    # a tuned family whose best configuration is its untuned baseline's is that model
+    by_config: dict[str, tuple[Recommender, float, pd.DataFrame]] = {}
+    for name, spec in nb_specs.items():
+        config = json.dumps([spec["family"], spec.get("params", {})], sort_keys=True)
+        if config not in by_config:
+            model, secs = _fit_timed(
+                make_candidate(spec["family"], spec.get("params", {}), seed),
+                fit_lines,
+                items,
+                users,
+            )
+            by_config[config] = (model, secs, model.recommend(nb_users, top_k, exclude=False))
+        model, secs, lists = by_config[config]
+        repeat_models[name] = model
+        record_nb(name, model, secs, spec, exclude=False, lists=lists)
+    explore_nb = fitted[discovery_choice].recommend(nb_users, top_k, exclude=True)
+    record_nb(
+        f"{discovery_choice}_discovery", fitted[discovery_choice], 0.0, None, True, explore_nb
+    )
+    repeat_nb: dict[str, pd.DataFrame] = {}
+    for name, spec in mixes.items():
+        model = MixedRecommender.from_fitted(
+            fitted[discovery_choice], repeat_models[spec["source"]], spec["mix"], fit_lines, seed
+        )
+        fitted[name] = model
+        specs[name] = spec
+        # the mixes share the explore list and their source's repeat lists: merged once each
+        if spec["source"] not in repeat_nb:
+            repeat_nb[spec["source"]] = model.repeat_lists(nb_users, top_k)
+        lists = model.merged_top(explore_nb, repeat_nb[spec["source"]], nb_users, top_k)
+        record_nb(name, model, 0.0, spec, True, lists)
+    protocol = str(params["selection"].get("protocol", "next_basket"))
+    if protocol not in PROTOCOLS:
+        raise ValueError(
+            f"recommender.selection.protocol must be one of {PROTOCOLS}, not {protocol!r}"
+        )
+    if protocol == "next_basket" and not nb_selection.get("fallback"):
+        served_name = nb_selection["candidate"]
+    elif protocol == "next_basket":
+        served_name = nb_selection["candidate"]  # the next-basket floor
+        fitted[served_name] = repeat_models[served_name]
+        specs[served_name] = untuned_nb[served_name]
+    else:
+        served_name = discovery_choice
     served = fitted[served_name]
     spec = specs[served_name]
-    test_served = record(SERVED, served, 0.0, spec)
-    metrics.update(_metric_entries("val", spec["val_metrics"]))
-    table = pd.DataFrame(rows)
+    # the served lists were scored above (a mix's discovery view is its explore part,
+    # the discovery choice's own list); only the next-basket floor is scored anew
+    test_served = record(
+        SERVED,
+        served,
+        0.0,
+        specs[discovery_choice],
+        disc_lists.get(discovery_choice if served_name in mixes else served_name),
+    )
+    # what the shop serves: the discovery choice excludes past items, the next-basket
+    # floor (popularity) does not, a mix brings them back through its repeat part
+    nb_served = record_nb(
+        SERVED,
+        served,
+        0.0,
+        spec if served_name in mixes else None,
+        exclude=protocol == "discovery",
+        lists=nb_lists.get(
+            served_name if served_name != discovery_choice else f"{discovery_choice}_discovery"
+        ),
+    )
+    metrics.update(_metric_entries("val", specs[discovery_choice]["val_metrics"]))
+    if served_name in mixes:
+        metrics.update(_metric_entries("val_nb", spec["val_metrics"]))
+    table = pd.DataFrame(list(rows.values()))
     table["served"] = table["candidate"] == served_name
     info = {
         "candidate": served_name,
+        "protocol": protocol,
         "family": spec["family"],
         "params": spec.get("params", {}),
         "components": spec.get("components"),
         "val_metrics": spec["val_metrics"],
         "val_windows": spec.get("val_windows"),
         "test_metrics": test_served,
-        "selection": selection,
+        "test_nb_metrics": nb_served,
+        "selection": selection if served_name == discovery_choice else nb_selection,
+        "discovery_selection": selection,
+        "next_basket_selection": nb_selection,
         "as_of": str(served.as_of),
         "n_users": len(served.user_ids),
         "n_items": served.n_items,
         "n_items_all": n_all,
     }
+    if served_name in mixes:
+        info.update({k: spec[k] for k in ("source", "source_spec", "mix", "explore")})
+        info["explore_candidate"] = discovery_choice
     log.info(
-        "served: %s (val mean %s=%.4f, test %.4f)%s",
+        "served (%s protocol): %s (val mean %s=%.4f; test discovery %.4f, next-basket %.4f)%s",
+        protocol,
         served_name,
         target,
         spec["val_metrics"][target],
         test_served[target],
+        nb_served[target],
         " -- popularity fallback: no candidate beat it on validation"
-        if selection.get("fallback")
+        if info["selection"].get("fallback")
         else "",
     )
-    out = pd.concat(recs, ignore_index=True)[["candidate", "user_id", "rank", "item_id", "score"]]
-    return out, table, metrics, served, info
+    cols = ["candidate", "user_id", "rank", "item_id", "score"]
+    out = pd.concat(recs, ignore_index=True)[cols]
+    out_nb = pd.concat(nb_recs, ignore_index=True)[cols]
+    return out, out_nb, table, metrics, served, info
 
 
 def fit_spec(
@@ -405,10 +713,16 @@ def fit_spec(
     min_buyers: int,
     seed: int,
 ) -> Recommender:
-    """Fit a selected configuration (``family``, ``params``, a blend's ``components``) on
+    """Fit a selected configuration (``family``, ``params``, a blend's ``components``, a
+    mix's ``explore``, ``source_spec`` and ``mix``) on
     ``lines``, ranking the items rankable as of their end: the one way a choice is refitted."""
     items = rankable_items(items, lines, min_buyers)
     lines = restrict(lines, items)
+    if spec["family"] == "mixed":
+        explore = fit_spec(spec["explore"], lines, items, users, min_buyers, seed)
+        src = spec["source_spec"]
+        repeat = make_candidate(src["family"], src.get("params", {}), seed).fit(lines, items, users)
+        return MixedRecommender.from_fitted(explore, repeat, spec["mix"], lines, seed)
     if spec["family"] != "blend":
         return make_candidate(spec["family"], spec.get("params", {}), seed).fit(lines, items, users)
     comps = [

@@ -86,7 +86,7 @@ def serving_profiles(
     users = without(users, gone)
     bought = (
         lines.groupby(["user_id", "item_id"])
-        .agg(n_orders=("order_id", "nunique"), last_ts=("ts", "max"))
+        .agg(n_orders=("order_id", "nunique"), first_ts=("ts", "min"), last_ts=("ts", "max"))
         .reset_index()
     )
     model = {

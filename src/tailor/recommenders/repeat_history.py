@@ -1,0 +1,73 @@
+"""What repeat-aware candidates share: per-(user, item) purchase statistics from order lines.
+
+Each order that holds an item counts once (a line repeated inside one order is one
+purchase); ``decayed_counts`` weighs each of those orders by its age, so the score of an
+item is a frequency with recency decay (P-TopFreq's, and TIFU-KNN's basket weights build on
+the same order table).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+# order_items of the frames still alive, by identity: one window's fit lines are read by
+# every repeat-aware model, trial and mix (P-TopFreq, TIFU-KNN, the ranker, the repeat
+# counts), and the string group-bys cost ~1 s per call on The Complete Journey. An entry
+# leaves with its frame; frames are never changed in place after they are built.
+_ORDER_ITEMS: dict[int, pd.DataFrame] = {}
+
+
+def order_items(interactions: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (user_id, order_id, item_id) with the order's time ``ts`` (computed once
+    per frame: callers must not modify the result in place)."""
+    key = id(interactions)
+    if key not in _ORDER_ITEMS:
+        _ORDER_ITEMS[key] = _order_items(interactions)
+        weakref.finalize(interactions, _ORDER_ITEMS.pop, key, None)
+    return _ORDER_ITEMS[key]
+
+
+def _order_items(interactions: pd.DataFrame) -> pd.DataFrame:
+    df = interactions[["user_id", "order_id", "item_id", "ts"]].astype(
+        {"user_id": str, "item_id": str}
+    )
+    ts = df.groupby(["user_id", "order_id"], sort=False)["ts"].transform("max")
+    df = df.assign(ts=ts).drop_duplicates(["user_id", "order_id", "item_id"])
+    return df.reset_index(drop=True)
+
+
+def decayed_counts(
+    interactions: pd.DataFrame,
+    user_index: dict[str, int],
+    item_index: dict[str, int],
+    as_of: pd.Timestamp,
+    half_life_days: float | None,
+) -> sp.csr_matrix:
+    """users x items: sum over the orders holding the item of ``0.5 ** (age / half-life)``
+    (plain order counts when ``half_life_days`` is 0 or None)."""
+    df = order_items(interactions)
+    df = df[df["user_id"].isin(user_index.keys()) & df["item_id"].isin(item_index.keys())]
+    w = np.ones(len(df))
+    if half_life_days:
+        age = (as_of - df["ts"]).dt.total_seconds().to_numpy() / 86400.0
+        w = 0.5 ** (np.clip(age, 0, None) / float(half_life_days))
+    rows = df["user_id"].map(user_index).to_numpy(np.int64)
+    cols = df["item_id"].map(item_index).to_numpy(np.int64)
+    x = sp.csr_matrix((w, (rows, cols)), shape=(len(user_index), len(item_index)))
+    x.sum_duplicates()
+    return x.astype(np.float64)
+
+
+def personal_first(history_scores: np.ndarray, seen: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """Scores that rank every bought item (by its history score) above every other item
+    (by ``fill``, e.g. recent popularity scaled into [0, 1)): P-TopFreq's list."""
+    return np.where(seen > 0, 1.0 + history_scores, fill[None, :])
+
+
+def fill_scores(fallback: np.ndarray) -> np.ndarray:
+    """The popularity fallback squeezed into [0, 1): below any bought item's score."""
+    return fallback / (float(fallback.max()) + 1.0) if len(fallback) else fallback
