@@ -80,6 +80,12 @@ def repeat_share(
 ) -> np.ndarray:
     """(repeat buyers + a/2) / (buyers + a) per item: how often buyers come back for it."""
     orders = interactions.groupby(["item_id", "user_id"])["order_id"].nunique()
+    return repeat_share_of(orders, item_index, smoothing)
+
+
+def repeat_share_of(orders: pd.Series, item_index: dict[str, int], smoothing: float) -> np.ndarray:
+    """``repeat_share`` from the orders of each (item_id, user_id) pair (index levels in
+    that order), for callers that have counted them already."""
     per_item = (orders >= 2).groupby(level=0).agg(["sum", "size"])
     out = np.full(len(item_index), 0.5)
     rows = per_item.index.map(item_index)
