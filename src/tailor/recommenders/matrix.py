@@ -2,9 +2,61 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from tailor.recommenders.frame_memo import per_frame
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Distinct (user, item) pairs of a frame as codes into its own unique ids, with the
+    pair's distinct orders ``n`` and last purchase time ``last``."""
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user_code: np.ndarray
+    item_code: np.ndarray
+    n: np.ndarray
+    last: pd.Series
+
+
+@per_frame
+def pairs_of(interactions: pd.DataFrame) -> Pairs:
+    """The frame's pairs, grouped once: every fit of a window maps them through its own id
+    maps instead of grouping the lines' strings again."""
+    user_code, user_ids = pd.factorize(interactions["user_id"])
+    item_code, item_ids = pd.factorize(interactions["item_id"])
+    keep = (user_code >= 0) & (item_code >= 0)  # missing ids belong to no pair
+    key = user_code[keep].astype(np.int64) * max(len(item_ids), 1) + item_code[keep]
+    grouped = (
+        pd.DataFrame(
+            {
+                "key": key,
+                "order_id": interactions["order_id"].array[keep],
+                "ts": interactions["ts"].array[keep],
+            }
+        )
+        .groupby("key", sort=False)
+        .agg(n=("order_id", "nunique"), last=("ts", "max"))
+    )
+    keys = grouped.index.to_numpy(np.int64)
+    return Pairs(
+        user_ids=np.asarray(user_ids, dtype=object),
+        item_ids=np.asarray(item_ids, dtype=object),
+        user_code=keys // max(len(item_ids), 1),
+        item_code=keys % max(len(item_ids), 1),
+        n=grouped["n"].to_numpy(np.float64),
+        last=grouped["last"].reset_index(drop=True),
+    )
+
+
+def positions(ids: np.ndarray, index: dict[str, int]) -> np.ndarray:
+    """Each id's position in ``index`` (-1 when absent)."""
+    return np.fromiter((index.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
 
 
 def user_item_matrix(
@@ -20,18 +72,14 @@ def user_item_matrix(
     ``weighting``: ``binary`` (bought or not), ``count`` (orders), ``log`` (log1p orders),
     ``bm25`` (implicit's BM25 of the order counts). ``half_life_days`` multiplies each pair by
     0.5 ** (days since its last purchase / half-life) counted back from ``as_of`` (end of
-    the training data: no future information), so old tastes weigh less.
+    the training data: no future information), so old tastes weigh less. Pairs whose user
+    or item is not in the index are left out.
     """
-    df = interactions[["user_id", "item_id", "order_id", "ts"]]
-    df = df[df["user_id"].isin(user_index.keys()) & df["item_id"].isin(item_index.keys())]
-    pairs = (
-        df.groupby(["user_id", "item_id"], sort=False)
-        .agg(n=("order_id", "nunique"), last=("ts", "max"))
-        .reset_index()
-    )
-    rows = pairs["user_id"].map(user_index).to_numpy(np.int64)
-    cols = pairs["item_id"].map(item_index).to_numpy(np.int64)
-    n = pairs["n"].to_numpy(np.float64)
+    pairs = pairs_of(interactions)
+    rows = positions(pairs.user_ids, user_index)[pairs.user_code]
+    cols = positions(pairs.item_ids, item_index)[pairs.item_code]
+    keep = (rows >= 0) & (cols >= 0)
+    rows, cols, n = rows[keep], cols[keep], pairs.n[keep]
     if weighting == "binary":
         w = np.ones_like(n)
     elif weighting == "count":
@@ -41,8 +89,9 @@ def user_item_matrix(
     else:
         raise ValueError(f"unknown weighting '{weighting}'")
     if half_life_days:
-        ref = as_of if as_of is not None else pairs["last"].max()
-        age = (ref - pairs["last"]).dt.total_seconds().to_numpy() / 86400.0
+        last = pairs.last[keep]
+        ref = as_of if as_of is not None else last.max()
+        age = (ref - last).dt.total_seconds().to_numpy() / 86400.0
         w = w * 0.5 ** (np.clip(age, 0, None) / float(half_life_days))
     x = sp.csr_matrix((w, (rows, cols)), shape=(len(user_index), len(item_index)))
     if weighting == "bm25":

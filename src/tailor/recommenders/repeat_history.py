@@ -8,36 +8,25 @@ the same order table).
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-# order_items of the frames still alive, by identity: one window's fit lines are read by
-# every repeat-aware model, trial and mix (P-TopFreq, TIFU-KNN, the ranker, the repeat
-# counts), and the string group-bys cost ~1 s per call on The Complete Journey. An entry
-# leaves with its frame; frames are never changed in place after they are built.
-_ORDER_ITEMS: dict[int, pd.DataFrame] = {}
-
-
-def order_items(interactions: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (user_id, order_id, item_id) with the order's time ``ts`` (computed once
-    per frame: callers must not modify the result in place)."""
-    key = id(interactions)
-    if key not in _ORDER_ITEMS:
-        _ORDER_ITEMS[key] = _order_items(interactions)
-        weakref.finalize(interactions, _ORDER_ITEMS.pop, key, None)
-    return _ORDER_ITEMS[key]
+from tailor.recommenders.frame_memo import per_frame
 
 
 def _order_items(interactions: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (user_id, order_id, item_id) with the order's time ``ts``."""
     df = interactions[["user_id", "order_id", "item_id", "ts"]].astype(
         {"user_id": str, "item_id": str}
     )
     ts = df.groupby(["user_id", "order_id"], sort=False)["ts"].transform("max")
     df = df.assign(ts=ts).drop_duplicates(["user_id", "order_id", "item_id"])
     return df.reset_index(drop=True)
+
+
+# Every repeat-aware model, trial and mix of a window reads the same order table.
+order_items = per_frame(_order_items)
 
 
 def decayed_counts(
