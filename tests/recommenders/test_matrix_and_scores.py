@@ -9,8 +9,10 @@ import pytest
 
 from tailor.recommenders.blend import normalise
 from tailor.recommenders.frame_memo import per_frame
-from tailor.recommenders.matrix import user_item_matrix
+from tailor.recommenders.matrix import line_codes, user_item_matrix
 from tailor.recommenders.popularity import PopularityRecommender
+from tailor.recommenders.priors import buyers_between, repeat_share
+from tailor.recommenders.repeat_history import decayed_counts
 
 AS_OF = pd.Timestamp("2024-03-31")
 
@@ -24,8 +26,10 @@ def lines() -> pd.DataFrame:
         ("u", "b", "o2", "2024-03-21"),
         ("v", "b", "o3", "2024-03-31"),
         ("v", "gone", "o3", "2024-03-31"),  # an item outside the index
-        ("stranger", "a", "o4", "2024-03-31"),  # a user outside the index
         ("v", None, "o3", "2024-03-31"),  # a line without an item
+        ("stranger", "a", "o4", "2024-03-31"),  # a user outside the index
+        ("stranger", "c", "o4", "2024-03-31"),
+        (None, "b", "o5", "2024-03-31"),  # a line without a customer
     ]
     df = pd.DataFrame(rows, columns=["user_id", "item_id", "order_id", "ts"])
     return df.assign(ts=pd.to_datetime(df["ts"]))
@@ -46,6 +50,25 @@ def test_user_item_matrix_counts_distinct_orders_per_pair_with_decay() -> None:
     # another fit's index over the same frame (its pairs are grouped once) maps its own way
     other = user_item_matrix(frame, {"v": 0, "stranger": 1}, {"b": 0, "a": 1}, "count")
     assert other.toarray().tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_item_statistics_from_the_lines_codes() -> None:
+    items = {"a": 0, "b": 1, "c": 2}
+    frame = lines()
+    # the start is not in the window (u's order of 03-21), the end is (03-31)
+    late = buyers_between(frame, items, pd.Timestamp("2024-03-21"), AS_OF)
+    assert late.tolist() == [1.0, 1.0, 1.0]  # a and c: the stranger; b: v
+    early = buyers_between(frame, items, pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-21"))
+    assert early.tolist() == [1.0, 1.0, 0.0]  # u's two orders of a are one buyer
+    # (re-buyers + 1) / (buyers + 2): a is bought again by u only, b and c by nobody
+    assert repeat_share(frame, items, 2.0) == pytest.approx([0.5, 0.25, 1 / 3])
+    # u's a: orders 30 and 10 days old at half-life 10 (o1's two lines are one order)
+    decayed = decayed_counts(frame, {"u": 0, "v": 1}, items, AS_OF, 10.0).toarray()
+    assert decayed == pytest.approx(np.array([[0.625, 0.5, 0.0], [0.0, 1.0, 0.0]]))
+    # lines without a customer or an item, or outside the indexes, have no position
+    rows, cols, keep = line_codes(frame).in_index({"u": 0, "v": 1}, items)
+    assert keep.tolist() == [True] * 5 + [False] * 5
+    assert rows.tolist() == [0, 0, 0, 0, 1] and cols.tolist() == [0, 0, 0, 1, 1]
 
 
 def test_per_frame_computes_once_per_frame_and_never_answers_for_a_dead_one() -> None:

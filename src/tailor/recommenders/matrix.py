@@ -12,6 +12,45 @@ from tailor.recommenders.frame_memo import per_frame
 
 
 @dataclass(frozen=True)
+class LineCodes:
+    """A frame's user and item ids as codes into its own unique ids (-1: missing)."""
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user: np.ndarray
+    item: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        return (self.user >= 0) & (self.item >= 0)
+
+    def pair_key(self, mask: np.ndarray) -> np.ndarray:
+        """One integer per (user, item) of the lines in ``mask`` (valid lines only)."""
+        return self.user[mask].astype(np.int64) * max(len(self.item_ids), 1) + self.item[mask]
+
+    def in_index(
+        self, user_index: dict[str, int], item_index: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, cols, keep): each line's position in the indexes, for the lines whose
+        user and item are both in them (``keep``)."""
+        rows = np.append(positions(self.user_ids, user_index), -1)[self.user]
+        cols = np.append(positions(self.item_ids, item_index), -1)[self.item]
+        keep = (rows >= 0) & (cols >= 0)
+        return rows[keep], cols[keep], keep
+
+
+@per_frame
+def line_codes(interactions: pd.DataFrame) -> LineCodes:
+    """The frame's ids factorised once: every fit of a window maps the unique ids through
+    its own index instead of hashing the lines' strings again."""
+    user, user_ids = pd.factorize(interactions["user_id"])
+    item, item_ids = pd.factorize(interactions["item_id"])
+    return LineCodes(
+        np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), user, item
+    )
+
+
+@dataclass(frozen=True)
 class Pairs:
     """Distinct (user, item) pairs of a frame as codes into its own unique ids, with the
     pair's distinct orders ``n`` and last purchase time ``last``."""
@@ -26,16 +65,13 @@ class Pairs:
 
 @per_frame
 def pairs_of(interactions: pd.DataFrame) -> Pairs:
-    """The frame's pairs, grouped once: every fit of a window maps them through its own id
-    maps instead of grouping the lines' strings again."""
-    user_code, user_ids = pd.factorize(interactions["user_id"])
-    item_code, item_ids = pd.factorize(interactions["item_id"])
-    keep = (user_code >= 0) & (item_code >= 0)  # missing ids belong to no pair
-    key = user_code[keep].astype(np.int64) * max(len(item_ids), 1) + item_code[keep]
+    """The frame's pairs, grouped once per frame."""
+    codes = line_codes(interactions)
+    keep = codes.valid  # missing ids belong to no pair
     grouped = (
         pd.DataFrame(
             {
-                "key": key,
+                "key": codes.pair_key(keep),
                 "order_id": interactions["order_id"].array[keep],
                 "ts": interactions["ts"].array[keep],
             }
@@ -44,11 +80,12 @@ def pairs_of(interactions: pd.DataFrame) -> Pairs:
         .agg(n=("order_id", "nunique"), last=("ts", "max"))
     )
     keys = grouped.index.to_numpy(np.int64)
+    width = max(len(codes.item_ids), 1)
     return Pairs(
-        user_ids=np.asarray(user_ids, dtype=object),
-        item_ids=np.asarray(item_ids, dtype=object),
-        user_code=keys // max(len(item_ids), 1),
-        item_code=keys % max(len(item_ids), 1),
+        user_ids=codes.user_ids,
+        item_ids=codes.item_ids,
+        user_code=keys // width,
+        item_code=keys % width,
         n=grouped["n"].to_numpy(np.float64),
         last=grouped["last"].reset_index(drop=True),
     )

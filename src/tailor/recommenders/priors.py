@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tailor.recommenders.matrix import line_codes, pairs_of, positions
+
 
 def buyers_between(
     interactions: pd.DataFrame,
@@ -28,12 +30,14 @@ def buyers_between(
     end: pd.Timestamp,
 ) -> np.ndarray:
     """Distinct buyers per item with start < ts <= end."""
-    window = interactions[(interactions["ts"] > start) & (interactions["ts"] <= end)]
-    counts = window.groupby("item_id")["user_id"].nunique()
+    codes = line_codes(interactions)
+    ts = interactions["ts"]
+    inside = ((ts > start) & (ts <= end)).to_numpy() & codes.valid
+    width = max(len(codes.item_ids), 1)
+    buyers = np.bincount(pd.unique(codes.pair_key(inside)) % width, minlength=width)
     out = np.zeros(len(item_index), dtype=np.float64)
-    rows = counts.index.map(item_index)
-    keep = ~pd.isna(rows)
-    out[np.asarray(rows[keep], dtype=np.int64)] = counts.to_numpy()[keep]
+    at = positions(codes.item_ids, item_index)
+    out[at[at >= 0]] = buyers[: len(at)][at >= 0]
     return out
 
 
@@ -79,8 +83,15 @@ def repeat_share(
     interactions: pd.DataFrame, item_index: dict[str, int], smoothing: float
 ) -> np.ndarray:
     """(repeat buyers + a/2) / (buyers + a) per item: how often buyers come back for it."""
-    orders = interactions.groupby(["item_id", "user_id"])["order_id"].nunique()
-    return repeat_share_of(orders, item_index, smoothing)
+    pairs = pairs_of(interactions)
+    width = max(len(pairs.item_ids), 1)
+    buyers = np.bincount(pairs.item_code, minlength=width)[: len(pairs.item_ids)]
+    again = np.bincount(pairs.item_code, weights=pairs.n >= 2, minlength=width)
+    share = (again[: len(pairs.item_ids)] + smoothing / 2) / (buyers + smoothing)
+    out = np.full(len(item_index), 0.5)
+    at = positions(pairs.item_ids, item_index)
+    out[at[at >= 0]] = share[at >= 0]
+    return out
 
 
 def repeat_share_of(orders: pd.Series, item_index: dict[str, int], smoothing: float) -> np.ndarray:

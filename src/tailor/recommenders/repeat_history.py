@@ -13,6 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tailor.recommenders.frame_memo import per_frame
+from tailor.recommenders.matrix import line_codes
 
 
 def _order_items(interactions: pd.DataFrame) -> pd.DataFrame:
@@ -39,13 +40,11 @@ def decayed_counts(
     """users x items: sum over the orders holding the item of ``0.5 ** (age / half-life)``
     (plain order counts when ``half_life_days`` is 0 or None)."""
     df = order_items(interactions)
-    df = df[df["user_id"].isin(user_index.keys()) & df["item_id"].isin(item_index.keys())]
-    w = np.ones(len(df))
+    rows, cols, keep = line_codes(df).in_index(user_index, item_index)
+    w = np.ones(len(rows))
     if half_life_days:
-        age = (as_of - df["ts"]).dt.total_seconds().to_numpy() / 86400.0
+        age = (as_of - df["ts"][keep]).dt.total_seconds().to_numpy() / 86400.0
         w = 0.5 ** (np.clip(age, 0, None) / float(half_life_days))
-    rows = df["user_id"].map(user_index).to_numpy(np.int64)
-    cols = df["item_id"].map(item_index).to_numpy(np.int64)
     x = sp.csr_matrix((w, (rows, cols)), shape=(len(user_index), len(item_index)))
     x.sum_duplicates()
     return x.astype(np.float64)
