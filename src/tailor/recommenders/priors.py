@@ -94,18 +94,6 @@ def repeat_share(
     return out
 
 
-def repeat_share_of(orders: pd.Series, item_index: dict[str, int], smoothing: float) -> np.ndarray:
-    """``repeat_share`` from the orders of each (item_id, user_id) pair (index levels in
-    that order), for callers that have counted them already."""
-    per_item = (orders >= 2).groupby(level=0).agg(["sum", "size"])
-    out = np.full(len(item_index), 0.5)
-    rows = per_item.index.map(item_index)
-    keep = ~pd.isna(rows)
-    share = (per_item["sum"] + smoothing / 2) / (per_item["size"] + smoothing)
-    out[np.asarray(rows[keep], dtype=np.int64)] = share.to_numpy()[keep]
-    return out
-
-
 EXPONENTS = ("popularity_exponent", "trend_exponent", "repeat_exponent")
 HISTORY = "history_half_life_days"
 

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tailor.recommenders.base import EpochCallback, Recommender
-from tailor.recommenders.priors import repeat_share_of
+from tailor.recommenders.priors import repeat_share
 from tailor.recommenders.repeat_history import fill_scores, order_items, personal_first
 from tailor.recommenders.tifu_knn import TifuKnnRecommender
 
@@ -75,7 +75,7 @@ def pair_features(
     out["bought_twice"] = (n > 1).astype(np.float64)
     out["log_user_orders"] = np.log1p(pairs["orders"].to_numpy(np.float64))
     out["log_user_idle"] = np.log1p(days(pairs["user_last"]))
-    rate = repeat_share_of(pairs.set_index(["item_id", "user_id"])["n"], tifu.item_index, 2.0)
+    rate = repeat_share(lines, tifu.item_index, 2.0)
     out["item_repeat_rate"] = rate[pairs["item_id"].map(tifu.item_index).to_numpy(np.int64)]
     out["log_item_recent"] = np.log1p(pairs["item_id"].map(recent).fillna(0.0).to_numpy())
     return out.reset_index(drop=True)
