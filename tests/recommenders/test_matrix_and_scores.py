@@ -24,13 +24,15 @@ def lines() -> pd.DataFrame:
         ("u", "a", "o1", "2024-03-01"),
         ("u", "a", "o2", "2024-03-21"),
         ("u", "b", "o2", "2024-03-21"),
+        ("stranger", "a", "o4", "2024-03-31"),  # a user outside the index
         ("v", "b", "o3", "2024-03-31"),
         ("v", "gone", "o3", "2024-03-31"),  # an item outside the index
         ("v", None, "o3", "2024-03-31"),  # a line without an item
-        ("stranger", "a", "o4", "2024-03-31"),  # a user outside the index
         ("stranger", "c", "o4", "2024-03-31"),
         (None, "b", "o5", "2024-03-31"),  # a line without a customer
     ]
+    # the last user first seen (v) and the last item (c) are in the indexes, so a missing
+    # id read as position -1 would credit them
     df = pd.DataFrame(rows, columns=["user_id", "item_id", "order_id", "ts"])
     return df.assign(ts=pd.to_datetime(df["ts"]))
 
@@ -67,7 +69,7 @@ def test_item_statistics_from_the_lines_codes() -> None:
     assert decayed == pytest.approx(np.array([[0.625, 0.5, 0.0], [0.0, 1.0, 0.0]]))
     # lines without a customer or an item, or outside the indexes, have no position
     rows, cols, keep = line_codes(frame).in_index({"u": 0, "v": 1}, items)
-    assert keep.tolist() == [True] * 5 + [False] * 5
+    assert keep.tolist() == [True] * 4 + [False, True] + [False] * 4
     assert rows.tolist() == [0, 0, 0, 0, 1] and cols.tolist() == [0, 0, 0, 1, 1]
 
 
