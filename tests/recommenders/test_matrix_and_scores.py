@@ -62,8 +62,13 @@ def test_item_statistics_from_the_lines_codes() -> None:
     assert late.tolist() == [1.0, 1.0, 1.0]  # a and c: the stranger; b: v
     early = buyers_between(frame, items, pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-21"))
     assert early.tolist() == [1.0, 1.0, 0.0]  # u's two orders of a are one buyer
-    # (re-buyers + 1) / (buyers + 2): a is bought again by u only, b and c by nobody
-    assert repeat_share(frame, items, 2.0) == pytest.approx([0.5, 0.25, 1 / 3])
+    # an index in another order, without b: each count lands on its own item
+    other = buyers_between(frame, {"c": 0, "a": 1}, pd.Timestamp("2024-02-01"), AS_OF)
+    assert other.tolist() == [1.0, 2.0]
+    # (re-buyers + 1) / (buyers + 2): a is bought again by u only, b and c by nobody;
+    # d, never bought, is neutral
+    shares = repeat_share(frame, {**items, "d": 3}, 2.0)
+    assert shares == pytest.approx([0.5, 0.25, 1 / 3, 0.5])
     # u's a: orders 30 and 10 days old at half-life 10 (o1's two lines are one order)
     decayed = decayed_counts(frame, {"u": 0, "v": 1}, items, AS_OF, 10.0).toarray()
     assert decayed == pytest.approx(np.array([[0.625, 0.5, 0.0], [0.0, 1.0, 0.0]]))

@@ -13,7 +13,7 @@ from tailor.recommenders.frame_memo import per_frame
 
 @dataclass(frozen=True)
 class LineCodes:
-    """A frame's user and item ids as codes into its own unique ids (-1: missing)."""
+    """Rows' user and item ids as codes into the frame's own unique ids (-1: missing)."""
 
     user_ids: np.ndarray
     item_ids: np.ndarray
@@ -24,14 +24,19 @@ class LineCodes:
     def valid(self) -> np.ndarray:
         return (self.user >= 0) & (self.item >= 0)
 
+    @property
+    def width(self) -> int:
+        """The item base of ``pair_key`` (at least 1)."""
+        return max(len(self.item_ids), 1)
+
     def pair_key(self, mask: np.ndarray) -> np.ndarray:
-        """One integer per (user, item) of the lines in ``mask`` (valid lines only)."""
-        return self.user[mask].astype(np.int64) * max(len(self.item_ids), 1) + self.item[mask]
+        """One integer per (user, item) of the rows in ``mask`` (valid rows only)."""
+        return self.user[mask].astype(np.int64) * self.width + self.item[mask]
 
     def in_index(
         self, user_index: dict[str, int], item_index: dict[str, int]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows, cols, keep): each line's position in the indexes, for the lines whose
+        """(rows, cols, keep): each row's position in the indexes, for the rows whose
         user and item are both in them (``keep``)."""
         rows = np.append(positions(self.user_ids, user_index), -1)[self.user]
         cols = np.append(positions(self.item_ids, item_index), -1)[self.item]
@@ -52,13 +57,10 @@ def line_codes(interactions: pd.DataFrame) -> LineCodes:
 
 @dataclass(frozen=True)
 class Pairs:
-    """Distinct (user, item) pairs of a frame as codes into its own unique ids, with the
-    pair's distinct orders ``n`` and last purchase time ``last``."""
+    """A frame's distinct (user, item) pairs (``codes``, one row per pair, into the
+    frame's unique ids) with the pair's distinct orders ``n`` and last purchase ``last``."""
 
-    user_ids: np.ndarray
-    item_ids: np.ndarray
-    user_code: np.ndarray
-    item_code: np.ndarray
+    codes: LineCodes
     n: np.ndarray
     last: pd.Series
 
@@ -80,12 +82,8 @@ def pairs_of(interactions: pd.DataFrame) -> Pairs:
         .agg(n=("order_id", "nunique"), last=("ts", "max"))
     )
     keys = grouped.index.to_numpy(np.int64)
-    width = max(len(codes.item_ids), 1)
     return Pairs(
-        user_ids=codes.user_ids,
-        item_ids=codes.item_ids,
-        user_code=keys // width,
-        item_code=keys % width,
+        codes=LineCodes(codes.user_ids, codes.item_ids, keys // codes.width, keys % codes.width),
         n=grouped["n"].to_numpy(np.float64),
         last=grouped["last"].reset_index(drop=True),
     )
@@ -94,6 +92,16 @@ def pairs_of(interactions: pd.DataFrame) -> Pairs:
 def positions(ids: np.ndarray, index: dict[str, int]) -> np.ndarray:
     """Each id's position in ``index`` (-1 when absent)."""
     return np.fromiter((index.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+
+
+def per_index(
+    ids: np.ndarray, values: np.ndarray, index: dict[str, int], fill: float
+) -> np.ndarray:
+    """``values`` (one per id) at their ids' positions in ``index``; ``fill`` elsewhere."""
+    out = np.full(len(index), fill, dtype=np.float64)
+    at = positions(ids, index)
+    out[at[at >= 0]] = values[at >= 0]
+    return out
 
 
 def user_item_matrix(
@@ -113,10 +121,8 @@ def user_item_matrix(
     or item is not in the index are left out.
     """
     pairs = pairs_of(interactions)
-    rows = positions(pairs.user_ids, user_index)[pairs.user_code]
-    cols = positions(pairs.item_ids, item_index)[pairs.item_code]
-    keep = (rows >= 0) & (cols >= 0)
-    rows, cols, n = rows[keep], cols[keep], pairs.n[keep]
+    rows, cols, keep = pairs.codes.in_index(user_index, item_index)
+    n = pairs.n[keep]
     if weighting == "binary":
         w = np.ones_like(n)
     elif weighting == "count":

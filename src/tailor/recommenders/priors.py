@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tailor.recommenders.matrix import line_codes, pairs_of, positions
+from tailor.recommenders.matrix import line_codes, pairs_of, per_index
 
 
 def buyers_between(
@@ -33,12 +33,9 @@ def buyers_between(
     codes = line_codes(interactions)
     ts = interactions["ts"]
     inside = ((ts > start) & (ts <= end)).to_numpy() & codes.valid
-    width = max(len(codes.item_ids), 1)
-    buyers = np.bincount(pd.unique(codes.pair_key(inside)) % width, minlength=width)
-    out = np.zeros(len(item_index), dtype=np.float64)
-    at = positions(codes.item_ids, item_index)
-    out[at[at >= 0]] = buyers[: len(at)][at >= 0]
-    return out
+    pairs = pd.unique(codes.pair_key(inside))
+    buyers = np.bincount(pairs % codes.width, minlength=len(codes.item_ids))
+    return per_index(codes.item_ids, buyers, item_index, 0.0)
 
 
 def trend_prior(
@@ -84,14 +81,11 @@ def repeat_share(
 ) -> np.ndarray:
     """(repeat buyers + a/2) / (buyers + a) per item: how often buyers come back for it."""
     pairs = pairs_of(interactions)
-    width = max(len(pairs.item_ids), 1)
-    buyers = np.bincount(pairs.item_code, minlength=width)[: len(pairs.item_ids)]
-    again = np.bincount(pairs.item_code, weights=pairs.n >= 2, minlength=width)
-    share = (again[: len(pairs.item_ids)] + smoothing / 2) / (buyers + smoothing)
-    out = np.full(len(item_index), 0.5)
-    at = positions(pairs.item_ids, item_index)
-    out[at[at >= 0]] = share[at >= 0]
-    return out
+    items, n_items = pairs.codes.item, len(pairs.codes.item_ids)
+    buyers = np.bincount(items, minlength=n_items)
+    again = np.bincount(items, weights=pairs.n >= 2, minlength=n_items)
+    share = (again + smoothing / 2) / (buyers + smoothing)
+    return per_index(pairs.codes.item_ids, share, item_index, 0.5)
 
 
 EXPONENTS = ("popularity_exponent", "trend_exponent", "repeat_exponent")
