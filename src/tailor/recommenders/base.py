@@ -201,8 +201,9 @@ class Recommender(ABC):
                 part[~empty] = self._score_histories(sub)
             part[empty] = self.fallback
             scores[other] = part
-        has_hist = np.diff(hist.indptr) > 0
-        scores[has_hist] = self._with_prior(scores[has_hist])
+        if self.prior is not None:  # without a prior the masked copy would change nothing
+            has_hist = np.diff(hist.indptr) > 0
+            scores[has_hist] = self._with_prior(scores[has_hist])
         return scores, hist
 
     def recommend(
@@ -225,7 +226,8 @@ class Recommender(ABC):
             batch = user_ids[start : start + chunk]
             rec_batch = recent[start : start + chunk] if recent is not None else None
             scores, hist = self.score(batch, rec_batch)
-            scores = np.nan_to_num(scores, nan=-np.inf, posinf=np.finfo(np.float64).max)
+            if not np.isfinite(scores).all():  # a full copy only when something is to mend
+                scores = np.nan_to_num(scores, nan=-np.inf, posinf=np.finfo(np.float64).max)
             if exclude:
                 scores[hist.nonzero()] = -np.inf
             kk = min(int(k), self.n_items)

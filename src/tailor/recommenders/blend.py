@@ -14,7 +14,10 @@ from tailor.recommenders.base import EpochCallback, Recommender
 def normalise(scores: np.ndarray, method: str, rrf_k: float) -> np.ndarray:
     """Per-user scores made comparable across models."""
     if method == "rrf":
-        ranks = np.argsort(np.argsort(-scores, axis=1, kind="stable"), axis=1, kind="stable")
+        # Each item's 0-based rank (ties by column order): one sort, then a scatter.
+        order = np.argsort(-scores, axis=1, kind="stable")
+        ranks = np.empty_like(order)
+        np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
         return 1.0 / (rrf_k + ranks + 1.0)
     lo = scores.min(axis=1, keepdims=True)
     hi = scores.max(axis=1, keepdims=True)

@@ -2,9 +2,106 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from tailor.recommenders.frame_memo import per_frame
+
+
+@dataclass(frozen=True)
+class LineCodes:
+    """Rows' user and item ids as codes into the frame's own unique ids (-1: missing)."""
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user: np.ndarray
+    item: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        return (self.user >= 0) & (self.item >= 0)
+
+    @property
+    def width(self) -> int:
+        """The item base of ``pair_key`` (at least 1)."""
+        return max(len(self.item_ids), 1)
+
+    def pair_key(self, mask: np.ndarray) -> np.ndarray:
+        """One integer per (user, item) of the rows in ``mask`` (valid rows only)."""
+        return self.user[mask].astype(np.int64) * self.width + self.item[mask]
+
+    def in_index(
+        self, user_index: dict[str, int], item_index: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, cols, keep): each row's position in the indexes, for the rows whose
+        user and item are both in them (``keep``)."""
+        rows = np.append(positions(self.user_ids, user_index), -1)[self.user]
+        cols = np.append(positions(self.item_ids, item_index), -1)[self.item]
+        keep = (rows >= 0) & (cols >= 0)
+        return rows[keep], cols[keep], keep
+
+
+@per_frame
+def line_codes(interactions: pd.DataFrame) -> LineCodes:
+    """The frame's ids factorised once: every fit of a window maps the unique ids through
+    its own index instead of hashing the lines' strings again."""
+    user, user_ids = pd.factorize(interactions["user_id"])
+    item, item_ids = pd.factorize(interactions["item_id"])
+    return LineCodes(
+        np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), user, item
+    )
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """A frame's distinct (user, item) pairs (``codes``, one row per pair, into the
+    frame's unique ids) with the pair's distinct orders ``n`` and last purchase ``last``."""
+
+    codes: LineCodes
+    n: np.ndarray
+    last: pd.Series
+
+
+@per_frame
+def pairs_of(interactions: pd.DataFrame) -> Pairs:
+    """The frame's pairs, grouped once per frame."""
+    codes = line_codes(interactions)
+    keep = codes.valid  # missing ids belong to no pair
+    grouped = (
+        pd.DataFrame(
+            {
+                "key": codes.pair_key(keep),
+                "order_id": interactions["order_id"].array[keep],
+                "ts": interactions["ts"].array[keep],
+            }
+        )
+        .groupby("key", sort=False)
+        .agg(n=("order_id", "nunique"), last=("ts", "max"))
+    )
+    keys = grouped.index.to_numpy(np.int64)
+    return Pairs(
+        codes=LineCodes(codes.user_ids, codes.item_ids, keys // codes.width, keys % codes.width),
+        n=grouped["n"].to_numpy(np.float64),
+        last=grouped["last"].reset_index(drop=True),
+    )
+
+
+def positions(ids: np.ndarray, index: dict[str, int]) -> np.ndarray:
+    """Each id's position in ``index`` (-1 when absent)."""
+    return np.fromiter((index.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+
+
+def per_index(
+    ids: np.ndarray, values: np.ndarray, index: dict[str, int], fill: float
+) -> np.ndarray:
+    """``values`` (one per id) at their ids' positions in ``index``; ``fill`` elsewhere."""
+    out = np.full(len(index), fill, dtype=np.float64)
+    at = positions(ids, index)
+    out[at[at >= 0]] = values[at >= 0]
+    return out
 
 
 def user_item_matrix(
@@ -20,18 +117,12 @@ def user_item_matrix(
     ``weighting``: ``binary`` (bought or not), ``count`` (orders), ``log`` (log1p orders),
     ``bm25`` (implicit's BM25 of the order counts). ``half_life_days`` multiplies each pair by
     0.5 ** (days since its last purchase / half-life) counted back from ``as_of`` (end of
-    the training data: no future information), so old tastes weigh less.
+    the training data: no future information), so old tastes weigh less. Pairs whose user
+    or item is not in the index are left out.
     """
-    df = interactions[["user_id", "item_id", "order_id", "ts"]]
-    df = df[df["user_id"].isin(user_index.keys()) & df["item_id"].isin(item_index.keys())]
-    pairs = (
-        df.groupby(["user_id", "item_id"], sort=False)
-        .agg(n=("order_id", "nunique"), last=("ts", "max"))
-        .reset_index()
-    )
-    rows = pairs["user_id"].map(user_index).to_numpy(np.int64)
-    cols = pairs["item_id"].map(item_index).to_numpy(np.int64)
-    n = pairs["n"].to_numpy(np.float64)
+    pairs = pairs_of(interactions)
+    rows, cols, keep = pairs.codes.in_index(user_index, item_index)
+    n = pairs.n[keep]
     if weighting == "binary":
         w = np.ones_like(n)
     elif weighting == "count":
@@ -41,8 +132,9 @@ def user_item_matrix(
     else:
         raise ValueError(f"unknown weighting '{weighting}'")
     if half_life_days:
-        ref = as_of if as_of is not None else pairs["last"].max()
-        age = (ref - pairs["last"]).dt.total_seconds().to_numpy() / 86400.0
+        last = pairs.last[keep]
+        ref = as_of if as_of is not None else last.max()
+        age = (ref - last).dt.total_seconds().to_numpy() / 86400.0
         w = w * 0.5 ** (np.clip(age, 0, None) / float(half_life_days))
     x = sp.csr_matrix((w, (rows, cols)), shape=(len(user_index), len(item_index)))
     if weighting == "bm25":

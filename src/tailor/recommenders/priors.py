@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tailor.recommenders.matrix import line_codes, pairs_of, per_index
+
 
 def buyers_between(
     interactions: pd.DataFrame,
@@ -28,13 +30,12 @@ def buyers_between(
     end: pd.Timestamp,
 ) -> np.ndarray:
     """Distinct buyers per item with start < ts <= end."""
-    window = interactions[(interactions["ts"] > start) & (interactions["ts"] <= end)]
-    counts = window.groupby("item_id")["user_id"].nunique()
-    out = np.zeros(len(item_index), dtype=np.float64)
-    rows = counts.index.map(item_index)
-    keep = ~pd.isna(rows)
-    out[np.asarray(rows[keep], dtype=np.int64)] = counts.to_numpy()[keep]
-    return out
+    codes = line_codes(interactions)
+    ts = interactions["ts"]
+    inside = ((ts > start) & (ts <= end)).to_numpy() & codes.valid
+    pairs = pd.unique(codes.pair_key(inside))
+    buyers = np.bincount(pairs % codes.width, minlength=len(codes.item_ids))
+    return per_index(codes.item_ids, buyers, item_index, 0.0)
 
 
 def trend_prior(
@@ -79,14 +80,12 @@ def repeat_share(
     interactions: pd.DataFrame, item_index: dict[str, int], smoothing: float
 ) -> np.ndarray:
     """(repeat buyers + a/2) / (buyers + a) per item: how often buyers come back for it."""
-    orders = interactions.groupby(["item_id", "user_id"])["order_id"].nunique()
-    per_item = (orders >= 2).groupby(level=0).agg(["sum", "size"])
-    out = np.full(len(item_index), 0.5)
-    rows = per_item.index.map(item_index)
-    keep = ~pd.isna(rows)
-    share = (per_item["sum"] + smoothing / 2) / (per_item["size"] + smoothing)
-    out[np.asarray(rows[keep], dtype=np.int64)] = share.to_numpy()[keep]
-    return out
+    pairs = pairs_of(interactions)
+    items, n_items = pairs.codes.item, len(pairs.codes.item_ids)
+    buyers = np.bincount(items, minlength=n_items)
+    again = np.bincount(items, weights=pairs.n >= 2, minlength=n_items)
+    share = (again + smoothing / 2) / (buyers + smoothing)
+    return per_index(pairs.codes.item_ids, share, item_index, 0.5)
 
 
 EXPONENTS = ("popularity_exponent", "trend_exponent", "repeat_exponent")

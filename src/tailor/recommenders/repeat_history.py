@@ -8,36 +8,26 @@ the same order table).
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-# order_items of the frames still alive, by identity: one window's fit lines are read by
-# every repeat-aware model, trial and mix (P-TopFreq, TIFU-KNN, the ranker, the repeat
-# counts), and the string group-bys cost ~1 s per call on The Complete Journey. An entry
-# leaves with its frame; frames are never changed in place after they are built.
-_ORDER_ITEMS: dict[int, pd.DataFrame] = {}
-
-
-def order_items(interactions: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (user_id, order_id, item_id) with the order's time ``ts`` (computed once
-    per frame: callers must not modify the result in place)."""
-    key = id(interactions)
-    if key not in _ORDER_ITEMS:
-        _ORDER_ITEMS[key] = _order_items(interactions)
-        weakref.finalize(interactions, _ORDER_ITEMS.pop, key, None)
-    return _ORDER_ITEMS[key]
+from tailor.recommenders.frame_memo import per_frame
+from tailor.recommenders.matrix import line_codes
 
 
 def _order_items(interactions: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (user_id, order_id, item_id) with the order's time ``ts``."""
     df = interactions[["user_id", "order_id", "item_id", "ts"]].astype(
         {"user_id": str, "item_id": str}
     )
     ts = df.groupby(["user_id", "order_id"], sort=False)["ts"].transform("max")
     df = df.assign(ts=ts).drop_duplicates(["user_id", "order_id", "item_id"])
     return df.reset_index(drop=True)
+
+
+# Every repeat-aware model, trial and mix of a window reads the same order table.
+order_items = per_frame(_order_items)
 
 
 def decayed_counts(
@@ -50,13 +40,11 @@ def decayed_counts(
     """users x items: sum over the orders holding the item of ``0.5 ** (age / half-life)``
     (plain order counts when ``half_life_days`` is 0 or None)."""
     df = order_items(interactions)
-    df = df[df["user_id"].isin(user_index.keys()) & df["item_id"].isin(item_index.keys())]
-    w = np.ones(len(df))
+    rows, cols, keep = line_codes(df).in_index(user_index, item_index)
+    w = np.ones(len(rows))
     if half_life_days:
-        age = (as_of - df["ts"]).dt.total_seconds().to_numpy() / 86400.0
+        age = (as_of - df["ts"][keep]).dt.total_seconds().to_numpy() / 86400.0
         w = 0.5 ** (np.clip(age, 0, None) / float(half_life_days))
-    rows = df["user_id"].map(user_index).to_numpy(np.int64)
-    cols = df["item_id"].map(item_index).to_numpy(np.int64)
     x = sp.csr_matrix((w, (rows, cols)), shape=(len(user_index), len(item_index)))
     x.sum_duplicates()
     return x.astype(np.float64)

@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tailor.recommenders.base import EpochCallback, Recommender
+from tailor.recommenders.priors import repeat_share
 from tailor.recommenders.repeat_history import fill_scores, order_items, personal_first
 from tailor.recommenders.tifu_knn import TifuKnnRecommender
 
@@ -60,11 +61,6 @@ def pair_features(
     n = pairs["n"].to_numpy(np.float64)
     span = (pairs["last"] - pairs["first"]).dt.total_seconds().to_numpy() / 86400.0
     interval = np.maximum(span / np.maximum(n - 1, 1), 1.0)
-    items = (
-        pairs.assign(again=pairs["n"] > 1)
-        .groupby("item_id")["again"]
-        .agg(buyers="size", rebuyers="sum")
-    )
     recent = df[df["ts"] > as_of - pd.Timedelta(days=30)].groupby("item_id")["user_id"].nunique()
     out = pairs[["user_id", "item_id"]].copy()
     out["tifu"] = _vector_at(tifu, pairs)
@@ -79,8 +75,8 @@ def pair_features(
     out["bought_twice"] = (n > 1).astype(np.float64)
     out["log_user_orders"] = np.log1p(pairs["orders"].to_numpy(np.float64))
     out["log_user_idle"] = np.log1p(days(pairs["user_last"]))
-    rate = (items["rebuyers"] + 1.0) / (items["buyers"] + 2.0)
-    out["item_repeat_rate"] = pairs["item_id"].map(rate).to_numpy(np.float64)
+    rate = repeat_share(lines, tifu.item_index, 2.0)
+    out["item_repeat_rate"] = rate[pairs["item_id"].map(tifu.item_index).to_numpy(np.int64)]
     out["log_item_recent"] = np.log1p(pairs["item_id"].map(recent).fillna(0.0).to_numpy())
     return out.reset_index(drop=True)
 

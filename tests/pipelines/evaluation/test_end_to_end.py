@@ -40,14 +40,24 @@ def test_table_report_and_plots_are_written(evaluated: Path) -> None:
     assert (table["ndcg_at_10_ci_low"] <= table["ndcg_at_10"]).all()
     assert (table["ndcg_at_10"] <= table["ndcg_at_10_ci_high"]).all()
     assert (table["n_users"] > 50).all() and table["n_users"].nunique() == 1
-    # the recommender scored its candidates with the same metrics module and protocol
+    # the recommender scored its candidates with the same metrics module and protocols:
+    # the discovery ones against this table, the next-basket ones (repeat-aware sources,
+    # mixes; no discovery score) against the next-basket table
     theirs = pd.read_csv(reporting / "recommender_results.csv").set_index("candidate")
-    for cand in theirs.index:
-        for key in ("ndcg_at_10", "recall_at_20", "coverage_at_10", "n_users"):
-            assert table.loc[cand, key] == pytest.approx(theirs.loc[cand, f"test_{key}"]), (
-                cand,
-                key,
-            )
+    table_nb = pd.read_csv(reporting / "evaluation_next_basket.csv").set_index("candidate")
+    for protocol, ours, prefix, keys in (
+        ("discovery", table, "test_", ("ndcg_at_10", "recall_at_20", "coverage_at_10")),
+        ("next_basket", table_nb, "test_nb_", ("ndcg_at_10", "recall_at_20", "hit_rate_at_10")),
+    ):
+        scored = theirs[theirs[f"{prefix}ndcg_at_10"].notna()]
+        assert "served" in scored.index and set(scored.index) <= set(ours.index), protocol
+        for cand in scored.index:
+            for key in (*keys, "n_users"):
+                assert ours.loc[cand, key] == pytest.approx(scored.loc[cand, f"{prefix}{key}"]), (
+                    protocol,
+                    cand,
+                    key,
+                )
     report = (reporting / "evaluation.md").read_text()
     assert "95% CI" in report and "| served |" in report
     for name in ("metric_curves", "group_bars", "popularity_bias"):

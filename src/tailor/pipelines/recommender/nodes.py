@@ -505,7 +505,7 @@ def refit_and_score(
     recs, nb_recs = [], []
     metrics: dict[str, Any] = {}
 
-    def row_of(name: str, seconds: float, spec: dict[str, Any] | None) -> dict[str, Any]:
+    def row_of(name: str, seconds: float) -> dict[str, Any]:
         if name not in rows:
             rows[name] = {"candidate": name, "fit_seconds": round(seconds, 2)}
         return rows[name]
@@ -541,7 +541,7 @@ def refit_and_score(
             cov = test_metrics[f"coverage_at_{k}"]
             test_metrics[f"coverage_rankable_at_{k}"] = cov * n_all / max(n_items, 1)
         recs.append(full.assign(candidate=name))
-        row = row_of(name, seconds, spec)
+        row = row_of(name, seconds)
         log_val(name, "val", spec, row)
         row.update({f"test_{k}": v for k, v in test_metrics.items()})
         if (spec or {}).get("prior_effect"):
@@ -555,20 +555,12 @@ def refit_and_score(
         log.info("%s: test %s=%.4f (fit %.1fs)", name, target, test_metrics[target], seconds)
         return test_metrics
 
-    def record_nb(
-        name: str,
-        model: Recommender,
-        seconds: float,
-        spec: dict[str, Any] | None,
-        exclude: bool,
-        lists: pd.DataFrame | None = None,
-    ):
-        if lists is None:
-            lists = model.recommend(nb_users, top_k, exclude=exclude)
+    def record_nb(name: str, lists: pd.DataFrame, seconds: float, spec: dict[str, Any] | None):
+        """Score ``lists`` (top-k of every next-basket user) under the next-basket protocol."""
         nb_lists[name] = lists
         test_metrics = next_basket_metrics(lists_from_frame(lists), basket, bought, ks)
         nb_recs.append(lists[["user_id", "rank", "item_id", "score"]].assign(candidate=name))
-        row = row_of(name, seconds, spec)
+        row = row_of(name, seconds)
         log_val(name, "val_nb", spec, row)
         row.update({f"test_nb_{k}": v for k, v in test_metrics.items()})
         metrics[f"train_seconds/{name}"] = {"value": float(seconds), "step": 0}
@@ -608,11 +600,9 @@ def refit_and_score(
             by_config[config] = (model, secs, model.recommend(nb_users, top_k, exclude=False))
         model, secs, lists = by_config[config]
         repeat_models[name] = model
-        record_nb(name, model, secs, spec, exclude=False, lists=lists)
+        record_nb(name, lists, secs, spec)
     explore_nb = fitted[discovery_choice].recommend(nb_users, top_k, exclude=True)
-    record_nb(
-        f"{discovery_choice}_discovery", fitted[discovery_choice], 0.0, None, True, explore_nb
-    )
+    record_nb(f"{discovery_choice}_discovery", explore_nb, 0.0, None)
     repeat_nb: dict[str, pd.DataFrame] = {}
     for name, spec in mixes.items():
         model = MixedRecommender.from_fitted(
@@ -624,7 +614,7 @@ def refit_and_score(
         if spec["source"] not in repeat_nb:
             repeat_nb[spec["source"]] = model.repeat_lists(nb_users, top_k)
         lists = model.merged_top(explore_nb, repeat_nb[spec["source"]], nb_users, top_k)
-        record_nb(name, model, 0.0, spec, True, lists)
+        record_nb(name, lists, 0.0, spec)
     protocol = str(params["selection"].get("protocol", "next_basket"))
     if protocol not in PROTOCOLS:
         raise ValueError(
@@ -641,7 +631,8 @@ def refit_and_score(
     served = fitted[served_name]
     spec = specs[served_name]
     # the served lists were scored above (a mix's discovery view is its explore part,
-    # the discovery choice's own list); only the next-basket floor is scored anew
+    # the discovery choice's own list); the floor's discovery list is scored anew only
+    # when no discovery candidate has its name
     test_served = record(
         SERVED,
         served,
@@ -650,17 +641,10 @@ def refit_and_score(
         disc_lists.get(discovery_choice if served_name in mixes else served_name),
     )
     # what the shop serves: the discovery choice excludes past items, the next-basket
-    # floor (popularity) does not, a mix brings them back through its repeat part
-    nb_served = record_nb(
-        SERVED,
-        served,
-        0.0,
-        spec if served_name in mixes else None,
-        exclude=protocol == "discovery",
-        lists=nb_lists.get(
-            served_name if served_name != discovery_choice else f"{discovery_choice}_discovery"
-        ),
-    )
+    # floor (popularity) does not, a mix brings them back through its repeat part; each
+    # of these lists was scored above
+    scored_as = served_name if served_name != discovery_choice else f"{served_name}_discovery"
+    nb_served = record_nb(SERVED, nb_lists[scored_as], 0.0, spec if served_name in mixes else None)
     metrics.update(_metric_entries("val", specs[discovery_choice]["val_metrics"]))
     if served_name in mixes:
         metrics.update(_metric_entries("val_nb", spec["val_metrics"]))
