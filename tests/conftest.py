@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ HEAVIEST_FIRST = (
     SHARED_GROUP,  # serving over HTTP and every synthetic pipeline once
     "tests/test_any_shop_end_to_end.py",
     "tests/serving/test_retrain_loop.py",
-    "tests/spark/test_parity.py",
+    "tests/pipelines/data_engineering/test_engine_parity.py::pyspark",
     "tests/spark/test_kedro_spark_run.py",
     "tests/pipelines/forecasting/test_short_data_end_to_end.py",
     "tests/pipelines/monitoring/test_null_later_window.py",
@@ -131,7 +132,10 @@ HEAVIEST_FIRST = (
 def work_unit(nodeid: str) -> str:
     """The unit of work a test belongs to: its file, or the shared synthetic project."""
     path = nodeid.split("::")[0]
-    return SHARED_GROUP if path in SHARED_FILES else path
+    if path in SHARED_FILES:
+        return SHARED_GROUP
+    # a file's Spark cases are a unit of their own, so the other worker runs the rest
+    return f"{path}::pyspark" if "pyspark" in nodeid else path
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -161,6 +165,28 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return work_unit(nodeid)
 
     return WorkUnitScheduling(config, log)
+
+
+# One local[2] SparkSession per test process for every Spark test (a JVM start costs ~10 s).
+SPARK_TEST_CONF = {
+    "spark.master": "local[2]",
+    "spark.driver.memory": "2g",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.adaptive.enabled": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    from tailor.spark.session import get_spark
+
+    session = get_spark(SPARK_TEST_CONF)
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
 
 
 @pytest.fixture(scope="session")

@@ -126,7 +126,8 @@ def _reload_pipelines() -> None:
 
 
 class SparkHooks:
-    """Start the SparkSession from ``conf/<env>/spark.yml`` before the pipelines load.
+    """Start the SparkSession from ``conf/<env>/spark.yml`` before the pipelines load; the
+    data engineering's Ibis expressions then run on it, and ``spark_als`` fits on it.
 
     Environments without a spark.yml (base, synthetic, …) never start a SparkSession.
     """
@@ -143,9 +144,17 @@ class SparkHooks:
 
             spark = session.activate(conf)
             log.info("Spark engine on: master %s", spark.sparkContext.master)
+            import ibis
+
+            from tailor.tables import backend
+
+            # the data engineering's expressions run on this session (Ibis's PySpark backend)
+            backend.use(ibis.pyspark.connect(spark))
         elif was_active:
             from tailor.spark import session
+            from tailor.tables import backend
 
             session.deactivate()
+            backend.use(None)
         if was_active != _spark_engine_active():
             _reload_pipelines()

@@ -14,9 +14,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = find_pipelines(raise_errors=True)
     spark = sys.modules.get("tailor.spark.session")  # set by tailor.hooks.SparkHooks
     if spark is not None and spark.is_active():
-        from tailor.spark.pipeline import with_spark_engine
+        from tailor.spark.pipeline import with_spark_readers
 
-        pipelines = with_spark_engine(pipelines)
+        pipelines = with_spark_readers(pipelines)
     # `kedro run` trains and evaluates; packaging for serving is `make package` (a release
     # step after the registry has decided the champion).
     # data_engineering_pandas: the reference the Ibis data engineering is measured against

@@ -1,8 +1,13 @@
-"""A Parquet table written from an Ibis table (streamed out of its backend) or a pandas
-frame, and read back as pandas by the model pipelines."""
+"""A Parquet table written from an Ibis table (by its backend) or a pandas frame, and read
+back as pandas by the model pipelines.
+
+DuckDB writes one file itself; Spark writes a directory of parts in the query's row order
+(its own parallel writer: nothing is collected on the driver); another backend streams
+Arrow batches into one file. Pandas reads either, parts in name order."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,35 @@ def _nanoseconds(col: Any) -> Any:
     return col.cast(dt.Timestamp(timezone=t.timezone, scale=9)) if t.is_timestamp() else col
 
 
+def _spark_naive(frame: Any) -> Any:
+    """Spark's zoned timestamps as naive ones (the session's zone is UTC): every Tailor
+    table holds naive instants, and Parquet marks zoned ones as UTC for pandas."""
+    zoned = [f.name for f in frame.schema.fields if f.dataType.typeName() == "timestamp"]
+    if not zoned:
+        return frame
+    return frame.withColumns({c: frame[c].cast("timestamp_ntz") for c in zoned})
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _replace(new: Path, path: Path) -> None:
+    """``new`` (a file or a directory) takes ``path``'s place; the old one is kept until
+    then, so an interrupted write never leaves no table."""
+    if path.is_dir() or (new.is_dir() and path.exists()):
+        old = path.with_name(path.name + ".old")
+        _remove(old)
+        path.rename(old)
+        new.rename(path)
+        _remove(old)
+    else:
+        new.replace(path)
+
+
 class TableDataset(AbstractDataset[Any, pd.DataFrame]):
     """``save`` takes an Ibis table (its backend runs it; batches go to the file as they
     come) or a pandas frame; ``load`` returns pandas. Writes are atomic."""
@@ -45,14 +79,21 @@ class TableDataset(AbstractDataset[Any, pd.DataFrame]):
         self.metadata = metadata
 
     def load(self) -> pd.DataFrame:
-        return pd.read_parquet(self._path, **self._load_args)
+        frame = pd.read_parquet(self._path, **self._load_args)
+        # Spark writes microseconds: the same instants in pandas' nanoseconds, one type
+        stamps = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+        return frame.astype({c: frame[c].dtype.str.replace("us", "ns") for c in stamps})
 
     def save(self, data: Any) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_name(self._path.name + ".tmp")
-        if isinstance(data, pd.DataFrame):
+        _remove(tmp)  # a write that was interrupted
+        con = None if isinstance(data, pd.DataFrame) else data._find_backend(use_default=True)
+        if con is None:
             data.to_parquet(tmp, index=False)
-        elif data._find_backend(use_default=True).name == "duckdb":
+        elif con.name == "pyspark":
+            _spark_naive(con._session.sql(con.compile(data))).write.parquet(str(tmp))
+        elif con.name == "duckdb":
             # DuckDB writes the file itself (COPY ... TO, in the query's row order, in
             # parallel): nothing passes through Python
             data.select(**{c: _nanoseconds(data[c]) for c in data.columns}).to_parquet(tmp)
@@ -62,7 +103,7 @@ class TableDataset(AbstractDataset[Any, pd.DataFrame]):
             with pq.ParquetWriter(tmp, schema) as writer:
                 for batch in batches:
                     writer.write_table(pa.Table.from_batches([batch]).cast(schema))
-        tmp.replace(self._path)
+        _replace(tmp, self._path)
 
     def _exists(self) -> bool:
         return self._path.exists()

@@ -1,5 +1,6 @@
-"""The Spark engine of Tailor: data engineering and ALS as PySpark code (``--env spark``).
+"""What is Spark's own in Tailor (``--env spark``): the session and MLlib ALS.
 
-Nothing here is imported by the pandas path; the ``spark`` environment switches it on
-(``conf/spark/spark.yml``, read by :class:`tailor.hooks.SparkHooks`).
+The data engineering is not here: it is the one Ibis definition, which the ``spark``
+environment runs on Ibis's PySpark backend (``conf/spark/spark.yml``, read by
+:class:`tailor.hooks.SparkHooks`). Nothing here is imported by the default path.
 """

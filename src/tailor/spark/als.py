@@ -17,10 +17,8 @@ import numpy as np
 import pandas as pd
 from pyspark.ml.feature import StringIndexer, StringIndexerModel
 from pyspark.ml.recommendation import ALS, ALSModel
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-
-from tailor.spark.features import days_between
 
 TOPK_SCHEMA = "u int, rank int, i int, score double"
 
@@ -33,6 +31,25 @@ class SparkAls:
     users: StringIndexerModel
     items: StringIndexerModel
     pairs: DataFrame  # (u, i, rating) of training
+
+
+MICROS_PER_DAY = 86_400_000_000
+
+
+def days_between(later: Column, earlier: Column) -> Column:
+    """(later - earlier) in days, as a float (pandas: Timedelta / 1 day)."""
+    micros = F.unix_micros(later.cast("timestamp")) - F.unix_micros(earlier.cast("timestamp"))
+    return micros.cast("double") / F.lit(float(MICROS_PER_DAY))
+
+
+def with_timestamps(lines: DataFrame) -> DataFrame:
+    """``lines`` with ``ts`` a timestamp: the data engineering writes pandas' nanosecond
+    Parquet timestamps, which Spark reads as nanoseconds since the epoch (a long, see
+    tailor.spark.session.REQUIRED); Spark holds microseconds."""
+    if dict(lines.dtypes).get("ts") != "bigint":
+        return lines
+    micros = F.floor(F.col("ts") / F.lit(1000)).cast("long")
+    return lines.withColumn("ts", F.timestamp_micros(micros).cast("timestamp_ntz"))
 
 
 def confidences(lines: DataFrame, half_life_days: float | None) -> DataFrame:

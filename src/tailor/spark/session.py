@@ -21,6 +21,8 @@ REQUIRED: dict[str, str] = {
     "spark.sql.timestampType": "TIMESTAMP_NTZ",
     "spark.sql.legacy.parquet.nanosAsLong": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # the tables it writes are read by pandas/pyarrow: Parquet's microsecond timestamps
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
 _state: dict[str, Any] = {"conf": None}

@@ -21,9 +21,6 @@ from ibis import BaseBackend
 ROW = "_row"  # input order of a line; dropped when a table is written
 _state: dict[str, Any] = {"con": None}
 
-# Text dates that the plain cast does not read (pandas' ``format="mixed"`` guesses them).
-TIME_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d.%m.%Y %H:%M", "%Y/%m/%d")
-
 
 def use(con: BaseBackend | None) -> None:
     """Make ``con`` the connection of this process (``None``: back to embedded DuckDB)."""
@@ -62,6 +59,8 @@ def table(data: pd.DataFrame | ibis.Table) -> ibis.Table:
             )
             row = first.cast("int64") + data.file_row_number
             return data.mutate(**{ROW: row}).drop(*order)
+        if backend().name == "pyspark":
+            return _spark_input_order(data)
         return data.mutate(**{ROW: ibis.row_number()})
     frame = data.reset_index(drop=True).assign(**{ROW: np.arange(len(data), dtype=np.int64)})
     for col in frame.columns:
@@ -71,13 +70,40 @@ def table(data: pd.DataFrame | ibis.Table) -> ibis.Table:
             # mixed cells (5.0 beside 'n/a'): text, which the contract then parses or names
             frame[col] = frame[col].map(lambda v: v if pd.isna(v) else str(v))
     # through Arrow: nanosecond timestamps stay nanoseconds (ibis' own inference is micro)
-    arrow = pa.Table.from_pandas(frame, preserve_index=False)
-    return backend().create_table(_name(), ibis.memtable(arrow), temp=True)
+    return _hold(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _hold(arrow: pa.Table) -> ibis.Table:
+    """``arrow`` as a temporary table of this run's connection (PySpark has none: a
+    temporary view of the data frame it makes of it)."""
+    con = backend()
+    if con.name == "pyspark":
+        return con.create_view(_name(), ibis.memtable(arrow), overwrite=True)
+    return con.create_table(_name(), ibis.memtable(arrow), temp=True)
 
 
 # Columns a file reader adds to say where a row was (DuckDB: ``filename``,
 # ``file_row_number`` load arguments): the input order of a table read from files.
 FILE_ORDER = ("filename", "file_row_number")
+
+
+def _spark_input_order(t: ibis.Table) -> ibis.Table:
+    """A table Spark reads from files, numbered in input order: files in name order, rows
+    in file order (a file's splits are read in offset order, so the generated id grows
+    along the file). Needs no shuffle and no extra scan: the files are the plan's own."""
+    from pyspark.sql import functions as F
+
+    con = backend()
+    frame = con._session.sql(con.compile(t))
+    files = sorted(frame.inputFiles())
+    rank = F.lit(None).cast("long")
+    for i, name in enumerate(files):
+        rank = F.when(F.input_file_name() == name, F.lit(i)).otherwise(rank)
+    # monotonically_increasing_id < 2**33 * partitions: 2**44 leaves room for 2,048 of them
+    row = rank * F.lit(2**44) + F.monotonically_increasing_id()
+    name = _name()
+    frame.withColumn(ROW, row).createOrReplaceTempView(name)
+    return con.table(name)
 
 
 def _file_order(t: ibis.Table) -> list[str]:
@@ -113,33 +139,30 @@ def scalar(expr: ibis.Scalar) -> Any:
     return expr.to_pyarrow().as_py()
 
 
-def parse_timestamp(text: ibis.StringValue) -> ibis.TimestampValue:
-    """Text to a timestamp, NULL where no layout fits: ISO by cast, then TIME_FORMATS."""
-    tries = [text.try_cast(dt.Timestamp())]
-    if backend().name == "duckdb":
-        tries += [_try_strptime(text, fmt) for fmt in TIME_FORMATS]
-    return ibis.coalesce(*tries)
-
-
 def full_match_any_case(text: ibis.StringValue, patterns: list[str]) -> ibis.BooleanValue:
     """Whole value matches one of ``patterns`` (regular expressions), in any case."""
     return text.re_search("(?i)^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$")
 
 
-@ibis.udf.scalar.builtin(name="try_strptime")
-def _try_strptime_udf(text: str, fmt: str) -> datetime:  # type: ignore[empty-body]
-    """DuckDB's try_strptime (NULL where the layout does not fit)."""
+def from_epoch_ns(col: ibis.IntegerValue) -> ibis.TimestampValue:
+    """Nanoseconds since the epoch (pandas' integer instants; Spark's reading of Parquet
+    nanosecond timestamps) as a timestamp, to the microsecond."""
+    if backend().name == "pyspark":
+        # Spark's integer // is floor(a / b) in doubles: off by one for such large longs
+        micros = (col.cast(dt.Decimal(38, 0)) // 1000).cast("int64")
+        return _timestamp_micros(micros).cast(dt.Timestamp())
+    return (col // 1000).as_timestamp("us")
 
 
-def _try_strptime(text: ibis.StringValue, fmt: str) -> ibis.TimestampValue:
-    return _try_strptime_udf(text, fmt).cast(dt.Timestamp())
+@ibis.udf.scalar.builtin(name="timestamp_micros")
+def _timestamp_micros(micros: int) -> datetime:  # type: ignore[empty-body]
+    """Spark's timestamp_micros."""
 
 
 def table_as(frame: pd.DataFrame, schema: ibis.Schema) -> ibis.Table:
     """A pandas frame (fetched from the backend and worked on) back in, with ``schema``."""
     frame = frame[list(schema.names)].reset_index(drop=True)
-    arrow = pa.Table.from_pandas(frame, schema=schema.to_pyarrow(), preserve_index=False)
-    return backend().create_table(_name(), ibis.memtable(arrow), temp=True)
+    return _hold(pa.Table.from_pandas(frame, schema=schema.to_pyarrow(), preserve_index=False))
 
 
 def left_join(left: ibis.Table, right: ibis.Table, key: str) -> ibis.Table:

@@ -1,16 +1,21 @@
 """The Ibis contract stops bad input with the pandas contract's words, before any output.
 
 Each case is a raw table that breaks the contract in one way; both contracts must raise
-``DataContractError`` with the same message (table, column, raw column, examples).
+``DataContractError`` with the same message (table, column, raw column, examples), the
+Ibis one on each backend (DuckDB, Spark).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import ibis
 import pandas as pd
 import pytest
 
 from tailor.schemas import DataContractError
 from tailor.schemas import conform_table as conform_pandas
+from tailor.tables import backend
 from tailor.tables.contract import conform_table as conform_ibis
 
 MAP = {
@@ -82,8 +87,17 @@ CASES = {
 }
 
 
+@pytest.fixture(params=["duckdb", "pyspark"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The backend the Ibis contract runs on."""
+    if request.param == "pyspark":
+        backend.use(ibis.pyspark.connect(request.getfixturevalue("spark")))
+    yield request.param
+    backend.use(None)
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_same_error_in_both_contracts(case: str) -> None:
+def test_same_error_in_both_contracts(case: str, engine: str) -> None:
     raw, table, column_map = CASES[case]
     with pytest.raises(DataContractError) as expected:
         conform_pandas(raw.copy(), table, column_map)
@@ -93,8 +107,25 @@ def test_same_error_in_both_contracts(case: str) -> None:
     assert f"table '{table}'" in str(got.value)
 
 
-def test_valid_table_is_typed_as_the_pandas_contract_types_it() -> None:
+def test_valid_table_is_typed_as_the_pandas_contract_types_it(engine: str) -> None:
     expected = conform_pandas(lines(), "transactions", MAP)
     got = conform_ibis(lines(), "transactions", MAP).drop("_row").to_pandas()
     assert got["user_id"].tolist() == ["17850", None]  # float ids become clean strings
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+# Layouts of exported dates: each row its own, as CSV exports mix them.
+LAYOUTS = [
+    "2011-12-09 12:50", "2011-12-09T12:50:00", "2011-12-09 12:50:00.123", "2011/12/09",
+    "12/9/2011 12:50", "9.12.2011 12:50", "12/09/11 12:50", "Dec 9 2011 12:50",
+    "09-Dec-2011", "December 9, 2011", " 2011-12-09 ",
+]  # fmt: skip
+
+
+def test_text_dates_are_read_as_pandas_reads_them(engine: str) -> None:
+    n = len(LAYOUTS)
+    raw = lines().iloc[[0] * n].reset_index(drop=True).assign(When=LAYOUTS)
+    expected = conform_pandas(raw.copy(), "transactions", MAP)["ts"]
+    got = conform_ibis(raw.copy(), "transactions", MAP).order_by("_row").to_pandas()["ts"]
+    assert got.tolist() == expected.tolist()
+    assert expected.dt.year.eq(2011).all() and expected.iloc[5].month == 9  # day 12, month 9

@@ -1,4 +1,8 @@
-"""The Ibis data engineering (run by DuckDB) gives today's pandas outputs, table for table.
+"""The Ibis data engineering gives today's pandas outputs, table for table, on each backend.
+
+Backends: embedded DuckDB (the default) on every world; Spark (Ibis's PySpark backend, a
+local session) on the small worlds, and on the default data and The Complete Journey too
+with ``TAILOR_PARITY_SPARK_ALL=1`` (minutes each: not in `make test`).
 
 Both engines run their node functions in pipeline order on the same raw tables of each
 world (tests/pipelines/data_engineering/worlds.py): the default data, a slice of it with
@@ -7,15 +11,17 @@ and a synthetic world where events, e-mail, campaigns and users are all non-empt
 line tables are written and read back through the pipeline's own dataset and row order.
 Asserted: the cleaning report and metrics, and per table the row count and a checksum of
 its content (floats to 12 significant digits: a sum of the same values in another order
-may differ in its last bit).
-"""
+may differ in its last bit)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pandas as pd
 import pytest
 
@@ -24,6 +30,7 @@ from tailor.datasets import TableDataset
 from tailor.pipelines.data_engineering import nodes as pandas_nodes
 from tailor.pipelines.data_engineering import table_nodes
 from tailor.pipelines.data_engineering.pipeline import WRITTEN
+from tailor.tables import backend
 from tests.pipelines.data_engineering import worlds
 
 OUTPUTS = (
@@ -40,6 +47,12 @@ WORLDS = {
     "complete_journey": worlds.complete_journey,
     "synthetic_world": worlds.synthetic_world,
 }
+# Dated raw tables and the table each becomes (data_end is checked on them).
+SOURCE_TABLE = {"transactions": "demand_lines", "events": "events_clean", "email": "email_clean"}
+SPARK_WORLDS = ("synthetic_world", "example_shop", "default_data_slice")
+if os.environ.get("TAILOR_PARITY_SPARK_ALL") == "1":
+    SPARK_WORLDS = tuple(WORLDS)
+CASES = [(w, "duckdb") for w in WORLDS] + [(w, "pyspark") for w in SPARK_WORLDS]
 # Sources each world must exercise, so that no case passes on empty tables.
 NON_EMPTY = {
     "default_data_slice": ("users_clean",),
@@ -132,18 +145,29 @@ def fingerprint(frame: pd.DataFrame) -> tuple[int, list[str], str]:
     return len(frame), [str(c) for c in frame.columns], digest.hexdigest()
 
 
-@pytest.fixture(scope="module", params=list(WORLDS))
-def both(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple:
-    raw, de, split = WORLDS[request.param]()
+@pytest.fixture(scope="module", params=CASES, ids=lambda case: "-".join(case))
+def both(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    world, engine = request.param
+    raw, de, split = WORLDS[world]()
     as_pandas = {k: v if isinstance(v, pd.DataFrame) else v.to_pandas() for k, v in raw.items()}
     expected = run(pandas_nodes, {k: v.copy() for k, v in as_pandas.items()}, de, split)
-    got = run(table_nodes, raw, de, split)
-    got |= written(got, tmp_path_factory.mktemp(request.param))
-    for name in NON_EMPTY.get(request.param, ()):
+    if engine == "pyspark":  # Spark gets pandas frames (two worlds' lines are DuckDB tables)
+        backend.use(ibis.pyspark.connect(request.getfixturevalue("spark")))
+        raw = as_pandas
+    try:
+        got = run(table_nodes, raw, de, split)
+        got |= written(got, tmp_path_factory.mktemp(world))
+    finally:
+        backend.use(None)
+    for name in NON_EMPTY.get(world, ()):
         assert len(expected[name]) > 0, name
-    if request.param == "synthetic_world":  # live purchases became lines
+    if world == "synthetic_world":  # live purchases became lines; data_end dropped rows
         assert expected["demand_lines"]["order_id"].str.startswith("live:").any()
-    return request.param, expected, got
+        end = pd.Timestamp(de["data_end"])
+        for source, table in SOURCE_TABLE.items():
+            col = pandas_nodes.EVENT_TIME[source]
+            assert expected[table][col].max() <= end < as_pandas[source][col].max(), table
+    yield world, expected, got
 
 
 def test_cleaning_report_and_metrics_are_identical(both: tuple) -> None:

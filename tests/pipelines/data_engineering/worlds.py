@@ -100,12 +100,17 @@ def default_data_slice() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]
     return raw_tables, de, split
 
 
+DATA_END = "2023-12-15 12:00"
+
+
 def synthetic_world(n_users: int = 150) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The generator's storefront with every optional source non-empty: users, events,
     e-mail, items, a suppression list, campaigns (e-mail sends as exposures, a click a
     day later as the response; one campaign dated only by its campaign_info) and archived
-    live events (a tenth redelivered 30 days later, first in the file)."""
+    live events (a tenth redelivered 30 days later, first in the file); rows dated after
+    ``data_engineering.data_end`` (DATA_END) are dropped."""
     de, split, _ = env_config("synthetic")
+    de = {**de, "data_end": DATA_END}  # the last two weeks are after the export's end
     tables = generate({"n_users": n_users, "seed": 11})
     email = tables["email"]
     campaigns = email[["user_id", "campaign_id", "sent_ts"]].copy()
@@ -153,4 +158,12 @@ def synthetic_world(n_users: int = 150) -> tuple[dict[str, Any], dict[str, Any],
         "campaign_responses": responses,
         "live_events": live,
     }
-    return raw, de, split
+    return {name: _microseconds(frame) for name, frame in raw.items()}, de, split
+
+
+def _microseconds(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps floored to the microsecond: the finest a Spark timestamp holds (the
+    generator draws nanoseconds; real exports are coarser), so every engine reads the
+    same instants."""
+    stamps = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    return frame.assign(**{c: frame[c].dt.floor("us") for c in stamps})
