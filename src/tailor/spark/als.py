@@ -42,16 +42,6 @@ def days_between(later: Column, earlier: Column) -> Column:
     return micros.cast("double") / F.lit(float(MICROS_PER_DAY))
 
 
-def with_timestamps(lines: DataFrame) -> DataFrame:
-    """``lines`` with ``ts`` a timestamp: the data engineering writes pandas' nanosecond
-    Parquet timestamps, which Spark reads as nanoseconds since the epoch (a long, see
-    tailor.spark.session.REQUIRED); Spark holds microseconds."""
-    if dict(lines.dtypes).get("ts") != "bigint":
-        return lines
-    micros = F.floor(F.col("ts") / F.lit(1000)).cast("long")
-    return lines.withColumn("ts", F.timestamp_micros(micros).cast("timestamp_ntz"))
-
-
 def confidences(lines: DataFrame, half_life_days: float | None) -> DataFrame:
     """(user_id, item_id, rating): log1p(orders), halved every ``half_life_days`` of age."""
     as_of = lines.agg(F.max("ts")).first()[0]

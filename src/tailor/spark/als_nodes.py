@@ -27,7 +27,7 @@ from tailor.metrics import lists_from_frame, per_user_ranking_metrics, ranking_m
 from tailor.recommenders.evaluate import holdout_truth, score_model
 from tailor.recommenders.registry import make_candidate
 from tailor.recommenders.tuning import mlflow_callback
-from tailor.spark.als import fit_als, top_k, with_timestamps
+from tailor.spark.als import fit_als, top_k
 from tailor.tracking import suggest
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,6 @@ def tune_spark_als(
     fit: DataFrame, val: DataFrame, cfg: dict[str, Any], seed: int
 ) -> dict[str, Any]:
     """Run (or join) the shared study until it holds ``n_trials`` finished trials."""
-    fit, val = with_timestamps(fit), with_timestamps(val)
     tuning = cfg["tuning"]
     ks = [int(k) for k in cfg["ks"]]
     target = f"ndcg_at_{int(cfg['target_k'])}"
@@ -127,7 +126,6 @@ def evaluate_spark_als(
     seed: int,
 ) -> tuple[DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
     """Refit on train; batch top-k for every user; test metrics next to implicit's ALS."""
-    train, test = with_timestamps(train), with_timestamps(test)
     ks = [int(k) for k in cfg["ks"]]
     k_main = int(cfg["target_k"])
     train_pd = train.select("user_id", "item_id", "order_id", "ts").toPandas()
