@@ -9,6 +9,7 @@ input stops the run before any node writes an output.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -175,6 +176,47 @@ def _as_text(values: pd.Series) -> pd.Series:
     return pd.Series(text.to_numpy(dtype=object, na_value=None), index=values.index)
 
 
+def mapped_columns(
+    table: str, raw_cols: list[Any], column_map: Mapping[str, str]
+) -> tuple[dict[str, Any], list[Any], list[str]]:
+    """What a table's contract reads under ``column_map``: canonical name -> raw name, the
+    raw columns it reads, and mapped raw columns not found. One canonical column fed by
+    two raw ones stops here (both contracts, pandas and Ibis, share these words)."""
+    schema = SCHEMAS[table]
+    raw_name = {canon: src for src, canon in column_map.items()}
+    missing_src = [src for src in column_map if src not in raw_cols]
+    present = [src for src in raw_cols if src in column_map or src in schema.columns]
+    for name in schema.columns:
+        sources = [str(src) for src in present if column_map.get(src, src) == name]
+        if len(sources) > 1:
+            # an environment's map is merged into base's, so both may name a column here
+            raise DataContractError(
+                f"table '{table}', column '{name}': raw columns {sources} all map to it; "
+                "map only the one to use (rename the other to a column the contract ignores)"
+            )
+    return raw_name, present, missing_src
+
+
+def require_columns(
+    table: str,
+    columns: list[str],
+    raw_cols: list[Any],
+    raw_name: Mapping[str, Any],
+    missing_src: list[str],
+) -> None:
+    """Stop on the first required column missing after the mapping, naming its raw name,
+    the columns found and the mapped ones not found."""
+    for name, col in SCHEMAS[table].columns.items():
+        if col.required and name not in columns:
+            src = raw_name.get(name, name)
+            hint = f" (mapped from raw column '{src}')" if src != name else ""
+            raise DataContractError(
+                f"table '{table}', column '{name}'{hint}: required column is missing; "
+                f"found columns {sorted(map(str, raw_cols))}"
+                + (f"; mapped columns not found: {missing_src}" if missing_src else "")
+            )
+
+
 def conform_table(
     raw: pd.DataFrame,
     table: str,
@@ -195,29 +237,11 @@ def conform_table(
         if optional and table == "suppression":
             return pd.DataFrame({"user_id": pd.Series([], dtype=object)})
         raise DataContractError(f"table '{table}': the table is empty (0 rows)")
-    raw_name = {canon: src for src, canon in column_map.items()}
-    missing_src = [src for src in column_map if src not in raw.columns]
-    present = [src for src in raw.columns if src in column_map or src in schema.columns]
-    for name in schema.columns:
-        sources = [str(src) for src in present if column_map.get(src, src) == name]
-        if len(sources) > 1:
-            # an environment's map is merged into base's, so both may name a column here
-            raise DataContractError(
-                f"table '{table}', column '{name}': raw columns {sources} all map to it; "
-                "map only the one to use (rename the other to a column the contract ignores)"
-            )
+    raw_name, _, missing_src = mapped_columns(table, list(raw.columns), column_map)
     df = raw.rename(columns=column_map)
     if table == "transactions" and "unit_price" not in df and "line_total" in df:
         df["unit_price"] = _unit_price_from_total(df, raw_name)
-    for name, col in schema.columns.items():
-        if col.required and name not in df.columns:
-            src = raw_name.get(name, name)
-            hint = f" (mapped from raw column '{src}')" if src != name else ""
-            raise DataContractError(
-                f"table '{table}', column '{name}'{hint}: required column is missing; "
-                f"found columns {sorted(map(str, raw.columns))}"
-                + (f"; mapped columns not found: {missing_src}" if missing_src else "")
-            )
+    require_columns(table, list(df.columns), list(raw.columns), raw_name, missing_src)
     df = df[[c for c in schema.columns if c in df.columns]].copy()
     for name in df.columns:
         dtype = str(schema.columns[name].dtype)

@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
-from tailor.schemas import SCHEMAS, DataContractError
+from tailor.schemas import SCHEMAS, DataContractError, mapped_columns, require_columns
 from tailor.tables import backend as be
 from tailor.tables.backend import ROW
 
@@ -141,29 +141,11 @@ def conform_table(
         raise DataContractError(f"table '{table}': the table is empty (0 rows)")
     raw = compose_columns(raw, compose)
     raw_cols = [c for c in raw.columns if c != ROW]
-    raw_name = {canon: src for src, canon in column_map.items()}
-    missing_src = [src for src in column_map if src not in raw_cols]
-    present = [src for src in raw_cols if src in column_map or src in schema.columns]
-    for name in schema.columns:
-        sources = [src for src in present if column_map.get(src, src) == name]
-        if len(sources) > 1:
-            # an environment's map is merged into base's, so both may name a column here
-            raise DataContractError(
-                f"table '{table}', column '{name}': raw columns {sources} all map to it; "
-                "map only the one to use (rename the other to a column the contract ignores)"
-            )
+    raw_name, present, missing_src = mapped_columns(table, raw_cols, column_map)
     df = raw.select(ROW, **{column_map.get(s, s): raw[s] for s in present})
     if table == "transactions" and "unit_price" not in df.columns and "line_total" in df.columns:
         df = _unit_price_from_total(df, raw_name.get("line_total", "line_total"))
-    for name, col in schema.columns.items():
-        if col.required and name not in df.columns:
-            src = raw_name.get(name, name)
-            hint = f" (mapped from raw column '{src}')" if src != name else ""
-            raise DataContractError(
-                f"table '{table}', column '{name}'{hint}: required column is missing; "
-                f"found columns {sorted(raw_cols)}"
-                + (f"; mapped columns not found: {missing_src}" if missing_src else "")
-            )
+    require_columns(table, list(df.columns), raw_cols, raw_name, missing_src)
     names = [c for c in schema.columns if c in df.columns]
     return _typed(df, table, names, raw_name)
 
