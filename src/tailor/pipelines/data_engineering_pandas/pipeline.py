@@ -1,6 +1,6 @@
 """The pandas data-engineering pipeline, kept as the reference the Ibis pipeline is measured
-against (`kedro run --pipeline data_engineering_pandas`; the benchmarks' baseline) until
-the pandas twins are deleted (issue #26). Not part of ``__default__``."""
+against (`kedro run --pipeline data_engineering_pandas`: the parity suite's expected
+outputs, the benchmarks' baseline). Not part of ``__default__``."""
 
 from typing import Any
 
