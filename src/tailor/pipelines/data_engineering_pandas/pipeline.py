@@ -30,14 +30,17 @@ def create_pipeline(**kwargs: object) -> Pipeline:
     parameters and outputs, the line tables saved straight to their datasets (pandas needs
     no ``write_*`` node to order them)."""
     dataset = {table: name for table, name, _ in ibis_pipeline.WRITTEN}
-    nodes = [
-        Node(
-            OWN.get(node.name) or getattr(n, node.name),
-            [dataset.get(i, i) for i in node.inputs],
-            [dataset.get(o, o) for o in node.outputs],
-            name=node.name,
+    nodes = []
+    for node in ibis_pipeline.create_pipeline().nodes:
+        if node.name.startswith("write_"):
+            continue
+        outputs = [dataset.get(o, o) for o in node.outputs]
+        nodes.append(
+            Node(
+                OWN.get(node.name) or getattr(n, node.name),
+                [dataset.get(i, i) for i in node.inputs],
+                outputs[0] if len(outputs) == 1 else outputs,  # one output: not a list
+                name=node.name,
+            )
         )
-        for node in ibis_pipeline.create_pipeline().nodes
-        if not node.name.startswith("write_")
-    ]
     return Pipeline(nodes, tags="data_engineering")
