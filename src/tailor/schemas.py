@@ -278,6 +278,16 @@ def _unit_price_from_total(df: pd.DataFrame, raw_name: Mapping[str, str]) -> pd.
     return (total / qty.where(qty != 0)).fillna(0.0)
 
 
+def require_parts(target: str, parts: list[str], raw_cols: list[Any]) -> None:
+    """Stop when a composed column's raw parts are not all there (both contracts' words)."""
+    absent = [p for p in parts if p not in raw_cols]
+    if absent:
+        raise DataContractError(
+            f"compose '{target}': raw columns {absent} not found; "
+            f"found columns {sorted(map(str, raw_cols))}"
+        )
+
+
 def compose_columns(raw: pd.DataFrame, compose: Mapping[str, list[str]] | None) -> pd.DataFrame:
     """Raw text columns joined into one (e.g. an item description from department, brand,
     category and type); missing parts are skipped. Returns ``raw`` with the new columns."""
@@ -285,12 +295,7 @@ def compose_columns(raw: pd.DataFrame, compose: Mapping[str, list[str]] | None) 
         return raw
     out = raw.copy()
     for target, parts in compose.items():
-        absent = [p for p in parts if p not in raw.columns]
-        if absent:
-            raise DataContractError(
-                f"compose '{target}': raw columns {absent} not found; "
-                f"found columns {sorted(map(str, raw.columns))}"
-            )
+        require_parts(target, parts, list(raw.columns))
         joined = raw[parts[0]].astype("string").fillna("")
         for part in parts[1:]:
             joined = joined.str.cat(raw[part].astype("string").fillna(""), sep=" ")

@@ -81,8 +81,8 @@ class TableDataset(AbstractDataset[Any, pd.DataFrame]):
     def load(self) -> pd.DataFrame:
         frame = pd.read_parquet(self._path, **self._load_args)
         # Spark writes microseconds: the same instants in pandas' nanoseconds, one type
-        stamps = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
-        return frame.astype({c: frame[c].dtype.str.replace("us", "ns") for c in stamps})
+        micro = [c for c in frame.columns if frame[c].dtype == "datetime64[us]"]
+        return frame.astype(dict.fromkeys(micro, "datetime64[ns]")) if micro else frame
 
     def save(self, data: Any) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,13 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
-from tailor.schemas import SCHEMAS, DataContractError, mapped_columns, require_columns
+from tailor.schemas import (
+    SCHEMAS,
+    DataContractError,
+    mapped_columns,
+    require_columns,
+    require_parts,
+)
 from tailor.tables import backend as be
 from tailor.tables.backend import ROW
 
@@ -46,12 +52,7 @@ def compose_columns(raw: ibis.Table, compose: Mapping[str, list[str]] | None) ->
         return raw
     new = {}
     for target, parts in compose.items():
-        absent = [p for p in parts if p not in raw.columns]
-        if absent:
-            raise DataContractError(
-                f"compose '{target}': raw columns {absent} not found; "
-                f"found columns {sorted(c for c in raw.columns if c != ROW)}"
-            )
+        require_parts(target, parts, [c for c in raw.columns if c != ROW])
         text = [raw[p].cast("string").fill_null("") for p in parts]
         joined = text[0]
         for part in text[1:]:

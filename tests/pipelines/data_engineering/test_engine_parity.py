@@ -32,6 +32,7 @@ from tailor.pipelines.data_engineering import nodes as pandas_nodes
 from tailor.pipelines.data_engineering import table_nodes
 from tailor.pipelines.data_engineering.pipeline import WRITTEN
 from tailor.tables import backend
+from tailor.tables import live_events as table_live_events
 from tests.pipelines.data_engineering import worlds
 
 OUTPUTS = (
@@ -107,7 +108,7 @@ def merge_live_events(nodes: Any, *args: Any) -> tuple[Any, Any]:
     """The engine's merge of archived live events (the pandas one is not in its nodes module)."""
     if nodes is pandas_nodes:
         return live_events.merge_live_events(*args)
-    return nodes.merge_live_events(*args)
+    return table_live_events.merge_live_events(*args)
 
 
 def written(outputs: dict[str, Any], tmp: Path) -> dict[str, pd.DataFrame]:

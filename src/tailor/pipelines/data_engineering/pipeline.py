@@ -8,6 +8,7 @@ and per-day tables are pandas frames.
 from kedro.pipeline import Node, Pipeline
 
 from tailor.pipelines.data_engineering import table_nodes as n
+from tailor.tables import live_events
 
 SOURCES = ["users", "events", "email", "campaigns"]
 CAMPAIGN_TABLES = ["campaigns", "campaign_info", "campaign_responses"]
@@ -59,7 +60,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="validate_raw_tables",
             ),
             Node(
-                n.merge_live_events,
+                live_events.merge_live_events,
                 [
                     "transactions_validated",
                     "events_validated",

@@ -16,7 +16,7 @@ import pandas as pd
 from tailor.campaigns import campaign_exposures
 from tailor.pipelines.data_engineering.nodes import EVENT_TIME, OPTIONAL, cleaning_report
 from tailor.splits import validation_cutoff
-from tailor.tables import aggregates, features, live_events
+from tailor.tables import aggregates, features
 from tailor.tables import backend as be
 from tailor.tables import cleaning as rules
 from tailor.tables.backend import ROW
@@ -171,16 +171,6 @@ def _report(
     size = sizes.to_pyarrow().to_pylist()[0]
     log.info("cleaning: %s", ", ".join(f"{s}={r:,}" for s, r in steps))
     return cleaning_report(steps, netting, int(size["u"]), int(size["i"]))
-
-
-def merge_live_events(
-    transactions: ibis.Table,
-    events: ibis.Table,
-    live: pd.DataFrame | None,
-    data_end: str | None = None,
-) -> tuple[ibis.Table, ibis.Table]:
-    """The shop's conformed transactions and events with the archived live events added."""
-    return live_events.merge_live_events(transactions, events, live, data_end)
 
 
 def filter_sources(
