@@ -55,55 +55,84 @@ def net_cancellations(df: ibis.Table, prefix: str | None) -> tuple[ibis.Table, d
     return untouched.union(netted), stats
 
 
-def drop_non_positive(df: ibis.Table) -> tuple[ibis.Table, dict[str, int]]:
-    """Quantity <= 0, or else price <= 0 (a line bad on both counts once, under quantity)."""
-    bad_qty = df.quantity <= 0
-    bad_price = (df.unit_price <= 0) & ~bad_qty
-    counts = df.aggregate(q=bad_qty.cast("int64").sum(), p=bad_price.cast("int64").sum())
-    q, p = counts.to_pyarrow().to_pylist()[0].values()
-    return df.filter(~(bad_qty | bad_price)), {
-        "non_positive_quantity": int(q or 0),
-        "non_positive_price": int(p or 0),
-    }
+# The per-line rules after netting, in the report's order: a line is counted under the
+# first it fails (a line bad on quantity and price once, under quantity).
+LINE_RULES = (
+    "non_positive_quantity",
+    "non_positive_price",
+    "non_product",
+    "outlier_quantity",
+    "outlier_price",
+)
 
 
-def drop_non_product(df: ibis.Table, patterns: list[str]) -> tuple[ibis.Table, int]:
-    """Postage, fees, manual adjustments…: item ids fully matching any pattern (any case)."""
-    if not patterns:
-        return df, 0
-    mask = be.full_match_any_case(df.item_id, patterns)
-    n = be.scalar(mask.cast("int64").sum())
-    return df.filter(~mask), int(n or 0)
-
-
-def drop_outliers(
-    df: ibis.Table, max_quantity_robust_z: float, max_price_ratio: float
-) -> tuple[ibis.Table, dict[str, int]]:
-    """Robust z of log(quantity) over all lines (median/MAD), and unit price against the
-    item's median price (typos and manual adjustments)."""
-    logq = df.quantity.ln()
+def line_rules(
+    df: ibis.Table,
+    patterns: list[str],
+    max_quantity_robust_z: float,
+    max_price_ratio: float,
+    users: ibis.Table,
+) -> tuple[ibis.Table, ibis.Table, dict[str, int]]:
+    """Quantity or price <= 0; postage, fees, manual adjustments (item ids fully matching a
+    pattern, any case); outliers: robust z of log(quantity) over the remaining lines
+    (median/MAD), unit price against the item's median price (typos and manual
+    adjustments); then demand lines (opted-out ids blanked) and customer lines
+    (identified, consenting). Each line is marked with the first rule it fails and with its
+    user's consent in one materialised table; one aggregate counts every rule."""
+    first = ibis.cases(
+        (df.quantity <= 0, "non_positive_quantity"),
+        (df.unit_price <= 0, "non_positive_price"),
+        else_=ibis.null("string"),
+    )
+    if patterns:
+        non_product = be.full_match_any_case(df.item_id, patterns)
+        first = first.fill_null(ibis.ifelse(non_product, "non_product", ibis.null("string")))
+    marked = df.mutate(_rule=first).cache()  # read by the medians and the scoring
+    base = marked.filter(marked._rule.isnull())
+    logq = base.quantity.ln()
     med = be.scalar(logq.median())
     med = 0.0 if med is None else float(med)
     mad = be.scalar((logq - med).abs().median())
     mad = 1.4826 * float(mad) if mad is not None else 1.0
-    medians = df.group_by("item_id").aggregate(_median=df.unit_price.median())
-    scored = df.inner_join(medians, "item_id")
-    z = (scored.quantity.ln() - med) / (mad if mad > 0 else 1.0)
-    scored = scored.mutate(_qty_out=z > max_quantity_robust_z)
+    medians = base.group_by("item_id").aggregate(_median=base.unit_price.median()).cache()
+    flags = opted_out(users).mutate(_opted=ibis.literal(True))
+    scored = be.left_join(be.left_join(marked, medians, "item_id"), flags, "user_id")
+    # only lines no earlier rule dropped are scored (log of a positive quantity)
+    quantity = ibis.ifelse(scored._rule.isnull(), scored.quantity, 1.0)
+    z = (quantity.ln() - med) / (mad if mad > 0 else 1.0)
     ratio = scored.unit_price / scored._median
-    scored = scored.mutate(
-        _price_out=((ratio > max_price_ratio) | (ratio < 1.0 / max_price_ratio)) & ~scored._qty_out
-    ).cache()
-    q, p = (
-        scored.aggregate(
-            q=scored._qty_out.cast("int64").sum(), p=scored._price_out.cast("int64").sum()
-        )
-        .to_pyarrow()
-        .to_pylist()[0]
-        .values()
+    outlier = ibis.cases(
+        (z > max_quantity_robust_z, "outlier_quantity"),
+        ((ratio > max_price_ratio) | (ratio < 1.0 / max_price_ratio), "outlier_price"),
+        else_=ibis.null("string"),
     )
-    kept = scored.filter(~(scored._qty_out | scored._price_out)).select(*df.columns)
-    return kept, {"outlier_quantity": int(q or 0), "outlier_price": int(p or 0)}
+    scored = scored.mutate(
+        _rule=scored._rule.fill_null(outlier), _opted=scored._opted.fill_null(False)
+    )
+    kept = scored.filter(scored._rule.isnull())
+    no_user = scored.user_id.isnull()
+    tally = (
+        scored.group_by("_rule")
+        .aggregate(
+            rows=scored.count(),
+            missing=no_user.cast("int64").sum(),
+            opted=scored._opted.cast("int64").sum(),
+        )
+        .to_pandas()
+    )
+    by_rule = dict(zip(tally["_rule"].fillna("kept"), tally.to_dict("records"), strict=True))
+    counts = {rule: int(by_rule.get(rule, {}).get("rows", 0)) for rule in LINE_RULES}
+    out = by_rule.get("kept", {"rows": 0, "missing": 0, "opted": 0})
+    rows, missing, opted = (int(out[k] or 0) for k in ("rows", "missing", "opted"))
+    counts |= {
+        "demand_rows_out": rows,
+        "missing_customer": missing,
+        "opted_out_users": opted,
+        "customer_rows_out": rows - missing - opted,
+    }
+    demand = kept.mutate(user_id=ibis.ifelse(kept._opted, ibis.null("string"), kept.user_id))
+    customer = kept.filter(kept.user_id.notnull() & ~kept._opted)
+    return demand.select(*df.columns), customer.select(*df.columns), counts
 
 
 def opted_out(users: ibis.Table) -> ibis.Table:
@@ -111,34 +140,3 @@ def opted_out(users: ibis.Table) -> ibis.Table:
     if "consent" not in users.columns:
         return users.select("user_id").limit(0)
     return users.filter(~users.consent).select("user_id").distinct()
-
-
-def split_by_consent(
-    df: ibis.Table, users: ibis.Table
-) -> tuple[ibis.Table, ibis.Table, dict[str, int]]:
-    """Demand lines (opted-out ids blanked) and customer lines (identified, consenting)."""
-    flags = opted_out(users).mutate(_opted=ibis.literal(True))
-    flagged = be.left_join(df, flags, "user_id")
-    flagged = flagged.mutate(_opted=flagged._opted.fill_null(False))
-    no_user = flagged.user_id.isnull()
-    customer = flagged.filter(~no_user & ~flagged._opted)
-    counts = (
-        flagged.aggregate(
-            missing=no_user.cast("int64").sum(),
-            opted=flagged._opted.cast("int64").sum(),
-            rows=flagged.count(),
-        )
-        .to_pyarrow()
-        .to_pylist()[0]
-    )
-    demand = flagged.mutate(
-        user_id=ibis.ifelse(flagged._opted, ibis.null("string"), flagged.user_id)
-    ).select(*df.columns)
-    customer = customer.select(*df.columns)
-    stats = {
-        "demand_rows_out": int(counts["rows"]),
-        "missing_customer": int(counts["missing"] or 0),
-        "opted_out_users": int(counts["opted"] or 0),
-        "customer_rows_out": be.count(customer),
-    }
-    return demand, customer, stats

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.campaigns import campaign_features
-from tailor.customer_features import age_columns
+from tailor.customer_features import age_columns, buyers_events
 from tailor.schemas import EVENT_TYPES
 from tailor.tables import backend as be
 
@@ -82,13 +82,17 @@ def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
     return frame
 
 
-def _event_features(events: ibis.Table) -> pd.DataFrame:
-    """Counts per event type (the types present, in name order, then the others), sessions
-    and abandoned carts, and the app and mobile shares: one scan of the events, grouped by
-    session, then summed per user (the shares as whole counts over events)."""
-    is_type = {t: events.event_type == t for t in EVENT_TYPES}
-    per_session = {f"n_{t}": hit.cast("int64").sum() for t, hit in is_type.items()}
-    per_session["_events"] = events.count()
+def event_counts_at(events: ibis.Table, instants: list[pd.Timestamp]) -> pd.DataFrame:
+    """Every user's event columns at each instant, as
+    :func:`tailor.customer_features.event_counts_at` gives them: one scan of the events
+    serves every instant. Each event carries how many instants lie before it; each count
+    per session is filtered by that, then summed per user (the shares as whole counts over
+    events). A session counts at an instant if one of its events does."""
+    instants = sorted({pd.Timestamp(t) for t in instants})
+    period = ibis.literal(0, "int8")  # instants before the event (null time: in none)
+    for when in instants:
+        period = period + (events.ts > be.ts_literal(when)).cast("int8")
+    flags = {f"n_{t}": events.event_type == t for t in EVENT_TYPES}
     shares = {}
     for col, value, share in (
         ("channel", "app", "app_share"),
@@ -96,21 +100,33 @@ def _event_features(events: ibis.Table) -> pd.DataFrame:
     ):
         if col in events.columns:
             # a missing channel counts as "not app" (as pandas: NaN == 'app' is False)
-            per_session[f"_{share}"] = (events[col] == value).fill_null(False).cast("int64").sum()
+            flags[f"_{share}"] = (events[col] == value).fill_null(False)
             shares[share] = f"_{share}"
-    sessions = events.group_by(["user_id", "session_id"]).aggregate(**per_session)
-    abandoned = (sessions.n_add_to_cart > 0) & (sessions.n_purchase == 0)
+    ev = events.select("user_id", "session_id", _period=period, **flags)
+    per_session = {}
+    for k in range(len(instants)):
+        within = ev._period <= k
+        per_session |= {f"{c}@{k}": ev.count(where=within & ev[c]) for c in flags}
+        per_session[f"_events@{k}"] = ev.count(where=within)
+    sessions = ev.group_by(["user_id", "session_id"]).aggregate(**per_session)
     per_user = {c: sessions[c].sum() for c in per_session}
-    per_user |= {
-        "n_sessions": sessions.count(),
-        "cart_abandon_sessions": abandoned.cast("int64").sum(),
-    }
-    counts = _by_user(sessions.group_by("user_id").aggregate(**per_user))
-    for share, col in shares.items():
-        counts[share] = counts[col] / counts["_events"]
-    present = sorted(t for t in EVENT_TYPES if counts[f"n_{t}"].sum() > 0)
-    order = [f"n_{t}" for t in present] + [f"n_{t}" for t in EVENT_TYPES if t not in present]
-    return counts[[*order, "n_sessions", "cart_abandon_sessions", *shares]]
+    for k in range(len(instants)):
+        abandoned = (sessions[f"n_add_to_cart@{k}"] > 0) & (sessions[f"n_purchase@{k}"] == 0)
+        per_user[f"n_sessions@{k}"] = sessions.count(where=sessions[f"_events@{k}"] > 0)
+        per_user[f"cart_abandon_sessions@{k}"] = sessions.count(where=abandoned)
+    counts = sessions.group_by("user_id").aggregate(**per_user).to_pandas()
+    if counts.empty:
+        return pd.DataFrame()  # no events: no event columns
+    parts = []
+    for k, when in enumerate(instants):
+        mine = counts[["user_id", *(c for c in counts.columns if c.endswith(f"@{k}"))]]
+        mine = mine.rename(columns=lambda c: c.rsplit("@", 1)[0])
+        mine = mine[mine["n_sessions"] > 0].copy()
+        for share, col in shares.items():
+            mine[share] = mine.pop(col) / mine["_events"]
+        parts.append(mine.drop(columns="_events").assign(as_of=when))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["as_of", *(c for c in out.columns if c != "as_of")]]
 
 
 def _email_features(email: ibis.Table) -> pd.DataFrame:
@@ -126,7 +142,7 @@ def customer_features(
     lines: ibis.Table,
     as_of: str | pd.Timestamp,
     users: ibis.Table | None = None,
-    events: ibis.Table | None = None,
+    event_counts: pd.DataFrame | None = None,
     email: ibis.Table | None = None,
     campaigns: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -134,16 +150,17 @@ def customer_features(
 
     The columns of :func:`tailor.customer_features.customer_features`: recency, frequency,
     monetary, intervals, basket size, country, tenure; event, e-mail and campaign rates
-    where those sources exist; user attributes where a users table exists.
+    where those sources exist (the event columns from ``event_counts``:
+    :func:`event_counts_at` of the events at ``as_of`` and other instants); user attributes
+    where a users table exists.
     """
     as_of = pd.Timestamp(as_of)
     at = be.ts_literal(as_of)
     past = lines.filter(lines.ts <= at)
     out = _purchase_features(past, as_of)
     buyers = past.select("user_id").distinct()
-    if events is not None and be.count(events):
-        ev = events.filter(events.ts <= at).semi_join(buyers, "user_id")
-        out = out.join(_event_features(ev))
+    if event_counts is not None and len(event_counts.columns):
+        out = out.join(buyers_events(event_counts, as_of, out.index))
     if email is not None and be.count(email):
         em = email.filter(email.sent_ts <= at).semi_join(buyers, "user_id")
         out = out.join(_email_features(em))

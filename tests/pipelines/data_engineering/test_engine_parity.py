@@ -78,7 +78,7 @@ def run(nodes: Any, raw: dict[str, Any], de: dict[str, Any], split: dict[str, An
     )
     interactions = nodes.interaction_lines(customer)
     train, test, fit, val, split_metrics = nodes.split_interactions(interactions, split)
-    sources = (customer, users_c, events_c, email_c, camp_c)
+    sources = (customer, users_c, nodes.event_counts(events_c, customer, split), email_c, camp_c)
     return {
         "report": report,
         "metrics": metrics | split_metrics,

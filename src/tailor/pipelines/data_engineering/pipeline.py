@@ -31,7 +31,7 @@ IBIS_OUTPUTS = [dataset for _, dataset, _ in WRITTEN] + ["user_item_train"]
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    feature_inputs = ["ibis_customer", "ibis_users", "ibis_events", "ibis_email"]
+    feature_inputs = ["ibis_customer", "ibis_users", "event_counts", "ibis_email"]
     feature_inputs.append("campaigns_clean")
     return Pipeline(
         [
@@ -128,6 +128,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="split_interactions",
             ),
             Node(n.user_item_matrix, "ibis_train", "user_item_train", name="user_item_matrix"),
+            Node(
+                n.event_counts,
+                ["ibis_events", "ibis_customer", "params:split"],
+                "event_counts",
+                name="event_counts",
+            ),
             Node(
                 n.features_at_validation_cutoff,
                 [*feature_inputs, "params:split"],

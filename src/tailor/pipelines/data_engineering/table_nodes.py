@@ -14,7 +14,12 @@ import ibis
 import pandas as pd
 
 from tailor.campaigns import campaign_exposures
-from tailor.pipelines.data_engineering.nodes import EVENT_TIME, OPTIONAL, cleaning_report
+from tailor.pipelines.data_engineering.nodes import (
+    EVENT_TIME,
+    OPTIONAL,
+    cleaning_report,
+    feature_instants,
+)
 from tailor.splits import validation_cutoff
 from tailor.tables import aggregates, features
 from tailor.tables import backend as be
@@ -153,14 +158,14 @@ def _clean(
     cancelled = netting["purchase_lines_cancelled_exactly"]
     cancelled += netting["purchase_lines_cancelled_by_partial_netting"]
     steps.append(("cancelled_purchases", cancelled))
-    df, counts = rules.drop_non_positive(df.cache())
+    demand, customer, counts = rules.line_rules(
+        df,
+        params["non_product_item_ids"],
+        params["max_quantity_robust_z"],
+        params["max_price_ratio"],
+        users,
+    )
     steps += list(counts.items())
-    df, n = rules.drop_non_product(df, params["non_product_item_ids"])
-    steps.append(("non_product", n))
-    df, counts = rules.drop_outliers(df, params["max_quantity_robust_z"], params["max_price_ratio"])
-    steps += list(counts.items())
-    demand, customer, stats = rules.split_by_consent(df, users)
-    steps += list(stats.items())
     return demand, customer, netting
 
 
@@ -239,41 +244,47 @@ def user_item_matrix(train: ibis.Table) -> ibis.Table:
     return aggregates.user_item_matrix(train).order_by(["user_id", "item_id"])
 
 
+def event_counts(events: ibis.Table, lines: ibis.Table, split: dict[str, Any]) -> pd.DataFrame:
+    """Every user's event columns at each feature snapshot's instant, in one scan."""
+    return features.event_counts_at(events, feature_instants(split, be.max_ts(lines.ts)))
+
+
 def features_at_validation_cutoff(
     lines: ibis.Table,
     users: ibis.Table,
-    events: ibis.Table,
+    event_counts: pd.DataFrame,
     email: ibis.Table,
     campaigns: pd.DataFrame,
     split: dict[str, Any],
 ) -> pd.DataFrame:
     """Features for tuning: only data up to the validation cutoff."""
     as_of_ = validation_cutoff(split["cutoff"], split["validation_days"])
-    return features.customer_features(lines, as_of_, users, events, email, campaigns)
+    return features.customer_features(lines, as_of_, users, event_counts, email, campaigns)
 
 
 def features_at_cutoff(
     lines: ibis.Table,
     users: ibis.Table,
-    events: ibis.Table,
+    event_counts: pd.DataFrame,
     email: ibis.Table,
     campaigns: pd.DataFrame,
     split: dict[str, Any],
 ) -> pd.DataFrame:
     """Features for training and evaluation: only data up to the train/test cutoff."""
-    return features.customer_features(lines, split["cutoff"], users, events, email, campaigns)
+    cutoff = split["cutoff"]
+    return features.customer_features(lines, cutoff, users, event_counts, email, campaigns)
 
 
 def features_at_end(
     lines: ibis.Table,
     users: ibis.Table,
-    events: ibis.Table,
+    event_counts: pd.DataFrame,
     email: ibis.Table,
     campaigns: pd.DataFrame,
 ) -> pd.DataFrame:
     """Features for serving: everything up to the end of the data."""
     end = be.max_ts(lines.ts)
-    return features.customer_features(lines, end, users, events, email, campaigns)
+    return features.customer_features(lines, end, users, event_counts, email, campaigns)
 
 
 # Written tables: the row order the pandas pipeline gave them, without the order column.
