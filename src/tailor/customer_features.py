@@ -7,7 +7,6 @@ import pandas as pd
 
 from tailor.campaigns import campaign_features
 from tailor.frame_utils import modal_by
-from tailor.schemas import EVENT_TYPES
 
 DAY = pd.Timedelta(days=1)
 
@@ -71,34 +70,6 @@ def _event_features(events: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def event_counts_at(events: pd.DataFrame | None, instants: list[pd.Timestamp]) -> pd.DataFrame:
-    """Every user's event columns at each instant (``as_of``, ``user_id``, then the columns
-    :func:`customer_features` takes from ``event_counts``), from the events at or before
-    it. No rows and no columns without events: the features then have no event columns."""
-    if events is None or events.empty:
-        return pd.DataFrame()
-    parts = [
-        _event_features(events[events["ts"] <= at]).assign(as_of=at) for at in sorted(set(instants))
-    ]
-    out = pd.concat(parts).rename_axis("user_id").reset_index()
-    return out[["as_of", "user_id", *(c for c in out.columns if c not in ("as_of", "user_id"))]]
-
-
-def buyers_events(counts: pd.DataFrame, as_of: pd.Timestamp, buyers: pd.Index) -> pd.DataFrame:
-    """The event columns of ``buyers`` at ``as_of`` from :func:`event_counts_at`: counts per
-    event type (the types these buyers have, in name order, then the others, as a crosstab
-    of their events has them), sessions, abandoned carts and the app and mobile shares."""
-    mine = counts[(counts["as_of"] == as_of) & counts["user_id"].isin(buyers)]
-    mine = mine.drop(columns="as_of").set_index("user_id")
-    for t in EVENT_TYPES:
-        if f"n_{t}" not in mine:
-            mine[f"n_{t}"] = 0
-    present = sorted(t for t in EVENT_TYPES if mine[f"n_{t}"].sum() > 0)
-    order = [f"n_{t}" for t in present] + [f"n_{t}" for t in EVENT_TYPES if t not in present]
-    shares = [c for c in ("app_share", "mobile_share") if c in mine]
-    return mine[[*order, "n_sessions", "cart_abandon_sessions", *shares]]
-
-
 def _email_features(email: pd.DataFrame) -> pd.DataFrame:
     g = email.groupby("user_id")
     return pd.DataFrame(
@@ -130,16 +101,14 @@ def customer_features(
     events: pd.DataFrame | None = None,
     email: pd.DataFrame | None = None,
     campaigns: pd.DataFrame | None = None,
-    event_counts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per customer who bought at or before ``as_of``; nothing later is read.
 
     Always: recency, frequency, monetary, purchase-interval stats, basket size, country,
-    tenure. With events (or ``event_counts``: :func:`event_counts_at` of them at ``as_of``
-    and other instants, counted once for several snapshots): channel/device mix, cart
-    abandonment, views and searches. With email: open and click rates. With campaign
-    exposures: campaigns received and the share responded to. With users: age (or age
-    band), gender, location, income and household size bands, days since signup.
+    tenure. With events: channel/device mix, cart abandonment, views and searches. With
+    email: open and click rates. With campaign exposures: campaigns received and the
+    share responded to. With users: age (or age band), gender, location, income
+    and household size bands, days since signup.
     """
     as_of = pd.Timestamp(as_of)
     past = lines[lines["ts"] <= as_of]
@@ -147,8 +116,6 @@ def customer_features(
     if events is not None and not events.empty:
         ev = events[(events["ts"] <= as_of) & events["user_id"].isin(out.index)]
         out = out.join(_event_features(ev))
-    elif event_counts is not None and len(event_counts.columns):
-        out = out.join(buyers_events(event_counts, as_of, out.index))
     if email is not None and not email.empty:
         em = email[(email["sent_ts"] <= as_of) & email["user_id"].isin(out.index)]
         out = out.join(_email_features(em))

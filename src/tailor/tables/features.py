@@ -1,8 +1,10 @@
-"""Point-in-time customer features: the line, event and e-mail scans as Ibis aggregations.
+"""Point-in-time customer features at several instants: the line, event and e-mail scans
+as Ibis aggregations (events and e-mail scanned once for every instant).
 
-Only rows at or before ``as_of`` are read. The scans reduce to one row per customer in the
-backend; that small table is assembled in pandas with the column order and types of
-:func:`tailor.customer_features.customer_features` (which the parity tests compare).
+Each snapshot counts only rows at or before its instant. The scans reduce to one row per
+customer in the backend; those small tables are assembled in pandas with the column order
+and types of :func:`tailor.customer_features.customer_features` (which the parity tests
+compare).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.campaigns import campaign_features
-from tailor.customer_features import age_columns, buyers_events
+from tailor.customer_features import age_columns
 from tailor.schemas import EVENT_TYPES
 from tailor.tables import backend as be
 
@@ -31,7 +33,28 @@ def _by_user(t: ibis.Table) -> pd.DataFrame:
     return t.to_pandas().set_index("user_id").sort_index()
 
 
+def periods(ts: ibis.TimestampValue, instants: list[pd.Timestamp]) -> ibis.IntegerValue:
+    """How many of the (sorted) instants lie before ``ts``: a row is in the snapshot at
+    instant k when this is <= k (null time: in none). One scan then serves every snapshot,
+    each aggregate filtered by it."""
+    period = ibis.literal(0, "int8")
+    for when in instants:
+        period = period + (ts > be.ts_literal(when)).cast("int8")
+    return period
+
+
+def _at(frame: pd.DataFrame, k: int, present: str) -> pd.DataFrame:
+    """Snapshot k of a frame of ``name@k`` columns: its columns without the suffix, the rows
+    where ``present`` is positive."""
+    mine = frame[[c for c in frame.columns if c.endswith(f"@{k}")]]
+    mine = mine.rename(columns=lambda c: c.rsplit("@", 1)[0])
+    return mine[mine[present] > 0].copy()
+
+
 def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The purchase columns at ``as_of`` (one query per instant: the distinct counts and
+    the per-day window filtered for several instants at once measured slower)."""
+    lines = lines.filter(lines.ts <= be.ts_literal(as_of))
     lines = lines.mutate(
         value=lines.quantity * lines.unit_price,
         _day=lines.ts.epoch_seconds() // SECONDS_PER_DAY,
@@ -65,7 +88,10 @@ def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
     out = be.left_join(users, per_order, "user_id")
     out = be.left_join(out, gaps, "user_id")
     out = be.left_join(out, country, "user_id")
-    frame = _by_user(out)
+    return _finish_purchase(_by_user(out), as_of)
+
+
+def _finish_purchase(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     n, s1, s2 = (frame.pop(c).astype("float64") for c in ("_n", "_s1", "_s2"))
     frame["interval_mean"] = (s1 / n).where(n > 0)
     frame["interval_std"] = np.sqrt((n * s2 - s1 * s1).clip(lower=0) / (n * (n - 1))).where(n > 1)
@@ -82,16 +108,11 @@ def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
     return frame
 
 
-def event_counts_at(events: ibis.Table, instants: list[pd.Timestamp]) -> pd.DataFrame:
-    """Every user's event columns at each instant, as
-    :func:`tailor.customer_features.event_counts_at` gives them: one scan of the events
-    serves every instant. Each event carries how many instants lie before it; each count
-    per session is filtered by that, then summed per user (the shares as whole counts over
-    events). A session counts at an instant if one of its events does."""
-    instants = sorted({pd.Timestamp(t) for t in instants})
-    period = ibis.literal(0, "int8")  # instants before the event (null time: in none)
-    for when in instants:
-        period = period + (events.ts > be.ts_literal(when)).cast("int8")
+def _event_counts_at(events: ibis.Table, instants: list[pd.Timestamp]) -> list[pd.DataFrame]:
+    """Every user's event counts at each instant, in one scan: per session, then summed per
+    user (the shares as whole counts over events). A session counts at an instant if one of
+    its events does."""
+    ks = range(len(instants))
     flags = {f"n_{t}": events.event_type == t for t in EVENT_TYPES}
     shares = {}
     for col, value, share in (
@@ -102,74 +123,103 @@ def event_counts_at(events: ibis.Table, instants: list[pd.Timestamp]) -> pd.Data
             # a missing channel counts as "not app" (as pandas: NaN == 'app' is False)
             flags[f"_{share}"] = (events[col] == value).fill_null(False)
             shares[share] = f"_{share}"
-    ev = events.select("user_id", "session_id", _period=period, **flags)
+    ev = events.select("user_id", "session_id", _period=periods(events.ts, instants), **flags)
     per_session = {}
-    for k in range(len(instants)):
+    for k in ks:
         within = ev._period <= k
         per_session |= {f"{c}@{k}": ev.count(where=within & ev[c]) for c in flags}
         per_session[f"_events@{k}"] = ev.count(where=within)
     sessions = ev.group_by(["user_id", "session_id"]).aggregate(**per_session)
     per_user = {c: sessions[c].sum() for c in per_session}
-    for k in range(len(instants)):
+    for k in ks:
         abandoned = (sessions[f"n_add_to_cart@{k}"] > 0) & (sessions[f"n_purchase@{k}"] == 0)
         per_user[f"n_sessions@{k}"] = sessions.count(where=sessions[f"_events@{k}"] > 0)
         per_user[f"cart_abandon_sessions@{k}"] = sessions.count(where=abandoned)
-    counts = sessions.group_by("user_id").aggregate(**per_user).to_pandas()
-    if counts.empty:
-        return pd.DataFrame()  # no events: no event columns
-    parts = []
-    for k, when in enumerate(instants):
-        mine = counts[["user_id", *(c for c in counts.columns if c.endswith(f"@{k}"))]]
-        mine = mine.rename(columns=lambda c: c.rsplit("@", 1)[0])
-        mine = mine[mine["n_sessions"] > 0].copy()
+    counts = _by_user(sessions.group_by("user_id").aggregate(**per_user))
+    out = []
+    for k in ks:
+        mine = _at(counts, k, "n_sessions")
         for share, col in shares.items():
             mine[share] = mine.pop(col) / mine["_events"]
-        parts.append(mine.drop(columns="_events").assign(as_of=when))
-    out = pd.concat(parts, ignore_index=True)
-    return out[["as_of", *(c for c in out.columns if c != "as_of")]]
+        out.append(mine.drop(columns="_events"))
+    return out
 
 
-def _email_features(email: ibis.Table) -> pd.DataFrame:
+def _buyers_events(counts: pd.DataFrame, buyers: pd.Index) -> pd.DataFrame:
+    """The event columns of ``buyers``: counts per event type (the types these buyers have,
+    in name order, then the others, as a crosstab of their events has them), sessions,
+    abandoned carts, the app and mobile shares."""
+    mine = counts[counts.index.isin(buyers)]
+    present = sorted(t for t in EVENT_TYPES if mine[f"n_{t}"].sum() > 0)
+    order = [f"n_{t}" for t in present] + [f"n_{t}" for t in EVENT_TYPES if t not in present]
+    shares = [c for c in ("app_share", "mobile_share") if c in mine]
+    return mine[[*order, "n_sessions", "cart_abandon_sessions", *shares]]
+
+
+def _email_features_at(email: ibis.Table, instants: list[pd.Timestamp]) -> list[pd.DataFrame]:
+    """Every user's e-mail rates at each instant, in one scan."""
+    period = periods(email.sent_ts, instants)
+    ks = range(len(instants))
     rates = email.group_by("user_id").aggregate(
-        emails_received=email.count(),
-        email_open_rate=email.opened.cast("float64").mean(),
-        email_click_rate=email.clicked.cast("float64").mean(),
+        **{f"emails_received@{k}": email.count(where=period <= k) for k in ks},
+        **{
+            f"email_{rate}_rate@{k}": email[col].cast("float64").mean(where=period <= k)
+            for rate, col in (("open", "opened"), ("click", "clicked"))
+            for k in ks
+        },
     )
-    return _by_user(rates)
+    frame = _by_user(rates)
+    cols = ["emails_received", "email_open_rate", "email_click_rate"]
+    return [_at(frame, k, "emails_received")[cols] for k in ks]
 
 
-def customer_features(
+def customer_features_at(
     lines: ibis.Table,
-    as_of: str | pd.Timestamp,
+    instants: list[pd.Timestamp],
     users: ibis.Table | None = None,
-    event_counts: pd.DataFrame | None = None,
+    events: ibis.Table | None = None,
     email: ibis.Table | None = None,
     campaigns: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """One row per customer who bought at or before ``as_of``; nothing later is read.
-
-    The columns of :func:`tailor.customer_features.customer_features`: recency, frequency,
-    monetary, intervals, basket size, country, tenure; event, e-mail and campaign rates
-    where those sources exist (the event columns from ``event_counts``:
-    :func:`event_counts_at` of the events at ``as_of`` and other instants); user attributes
-    where a users table exists.
-    """
-    as_of = pd.Timestamp(as_of)
-    at = be.ts_literal(as_of)
-    past = lines.filter(lines.ts <= at)
-    out = _purchase_features(past, as_of)
-    buyers = past.select("user_id").distinct()
-    if event_counts is not None and len(event_counts.columns):
-        out = out.join(buyers_events(event_counts, as_of, out.index))
+) -> list[pd.DataFrame]:
+    """:func:`tailor.customer_features.customer_features` at each instant (its columns,
+    order and types, which the parity tests compare): one row per customer who bought at or
+    before it, from nothing later. Events and e-mail are each scanned once for all instants
+    (every aggregate filtered by :func:`periods`), the lines once per instant; the small
+    per-user results are assembled in pandas."""
+    instants = [pd.Timestamp(t) for t in instants]
+    order = sorted(set(instants))
+    purchase = {as_of: _purchase_features(lines, as_of) for as_of in order}
+    events_at = email_at = None
+    if events is not None and be.count(events):
+        events_at = dict(zip(order, _event_counts_at(events, order), strict=True))
     if email is not None and be.count(email):
-        em = email.filter(email.sent_ts <= at).semi_join(buyers, "user_id")
-        out = out.join(_email_features(em))
+        email_at = dict(zip(order, _email_features_at(email, order), strict=True))
+    demo = None
+    if users is not None and be.count(users):
+        demo = users.drop(be.ROW).to_pandas().set_index("user_id")
+    out = []
+    for as_of in instants:
+        frame = purchase[as_of].copy()
+        if events_at is not None:
+            frame = frame.join(_buyers_events(events_at[as_of], frame.index))
+        if email_at is not None:
+            frame = frame.join(email_at[as_of])
+        out.append(_finish(frame, as_of, demo, campaigns))
+    return out
+
+
+def _finish(
+    out: pd.DataFrame,
+    as_of: pd.Timestamp,
+    demo: pd.DataFrame | None,
+    campaigns: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Campaign and user columns, counts as integers, ``as_of`` first."""
     if campaigns is not None and not campaigns.empty:
         mine = campaigns[campaigns["user_id"].isin(out.index)]
         out = out.join(campaign_features(mine, as_of))
         out["campaigns_received"] = out["campaigns_received"].fillna(0)
-    if users is not None and be.count(users):
-        demo = users.drop(be.ROW).to_pandas().set_index("user_id")
+    if demo is not None:
         cols = [c for c in ("gender", "location", "income", "household_size") if c in demo]
         out = out.join(demo[cols])
         if "age" in demo:

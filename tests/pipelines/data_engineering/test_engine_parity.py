@@ -78,7 +78,9 @@ def run(nodes: Any, raw: dict[str, Any], de: dict[str, Any], split: dict[str, An
     )
     interactions = nodes.interaction_lines(customer)
     train, test, fit, val, split_metrics = nodes.split_interactions(interactions, split)
-    sources = (customer, users_c, nodes.event_counts(events_c, customer, split), email_c, camp_c)
+    snapshots = nodes.customer_feature_snapshots(
+        customer, users_c, events_c, email_c, camp_c, split
+    )
     return {
         "report": report,
         "metrics": metrics | split_metrics,
@@ -98,9 +100,13 @@ def run(nodes: Any, raw: dict[str, Any], de: dict[str, Any], split: dict[str, An
         "item_catalog_train": nodes.build_item_catalog_train(demand, items, de["catalog"], split),
         "split_bounds": nodes.split_bounds(interactions, split),
         "daily_demand": nodes.daily_demand(demand),
-        "customer_features_val": nodes.features_at_validation_cutoff(*sources, split),
-        "customer_features_train": nodes.features_at_cutoff(*sources, split),
-        "customer_features_serving": nodes.features_at_end(*sources),
+        **dict(
+            zip(
+                ("customer_features_val", "customer_features_train", "customer_features_serving"),
+                snapshots,
+                strict=True,
+            )
+        ),
     }
 
 

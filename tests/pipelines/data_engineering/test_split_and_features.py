@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tailor.customer_features import customer_features, event_counts_at
+from tailor.customer_features import customer_features
 from tailor.splits import split_by_time, validation_cutoff
 
 
@@ -138,36 +138,3 @@ def test_optional_source_features_by_hand_and_point_in_time() -> None:
     # a buyer without events or email: zero counts, unknown rates
     assert w["n_sessions"] == 0 and w["n_view"] == 0 and w["cart_abandon_sessions"] == 0
     assert np.isnan(w["app_share"]) and np.isnan(w["email_open_rate"])
-
-
-def test_event_counts_of_several_instants_give_the_features_of_the_events() -> None:
-    """The pipeline's features read event columns counted once for their three instants
-    (event_counts_at); they must equal the features computed from the events themselves:
-    a type only a non-buyer has (search) is absent, then listed last, as a crosstab of the
-    buyers' own events has it; a buyer whose events are all later has zero counts."""
-    lines = interactions()  # buyers u1..u4 from 1 January 2011
-    rng = np.random.default_rng(3)
-    n = 400
-    events = pd.DataFrame(
-        {
-            "user_id": rng.choice(["u1", "u2", "u3", "nobody"], n),
-            "session_id": rng.choice(["s1", "s2", "s3", "s4", "s5"], n),
-            "ts": pd.Timestamp("2011-03-01") + pd.to_timedelta(rng.uniform(0, 200, n), unit="D"),
-            "event_type": rng.choice(["view", "add_to_cart", "purchase"], n),
-            "channel": rng.choice(["app", "web", None], n),
-            "device": rng.choice(["mobile", "desktop"], n),
-        }
-    )
-    events.loc[events["user_id"] == "nobody", "event_type"] = "search"
-    events.loc[events["user_id"] == "u3", "ts"] += pd.Timedelta(days=120)  # all after 1 June
-    instants = [pd.Timestamp(t) for t in ("2011-04-01", "2011-06-01", "2011-10-01")]
-    counts = event_counts_at(events, instants)
-    for as_of in instants:
-        direct = customer_features(lines, as_of, events=events).set_index("user_id")
-        got = customer_features(lines, as_of, event_counts=counts).set_index("user_id")
-        pd.testing.assert_frame_equal(got, direct)
-    early = customer_features(lines, instants[0], event_counts=counts).set_index("user_id")
-    types = [c for c in early.columns if c in ("n_view", "n_add_to_cart", "n_search", "n_purchase")]
-    assert types == ["n_add_to_cart", "n_purchase", "n_view", "n_search"]  # search: nobody's
-    assert early.loc["u3", "n_sessions"] == 0 and early.loc["u4", "n_view"] == 0
-    assert early.loc["u1", "n_sessions"] > 0

@@ -9,7 +9,7 @@ import pandas as pd
 
 from tailor import cleaning
 from tailor.campaigns import campaign_exposures
-from tailor.customer_features import customer_features, event_counts_at
+from tailor.customer_features import customer_features
 from tailor.item_catalog import build_catalog
 from tailor.schemas import SCHEMAS, compose_columns, conform_table
 from tailor.splits import split_by_time, validation_cutoff
@@ -308,48 +308,23 @@ def user_item_matrix(train: pd.DataFrame) -> pd.DataFrame:
 
 
 def feature_instants(split: dict[str, Any], end: pd.Timestamp) -> list[pd.Timestamp]:
-    """The instants of the three feature snapshots: validation cutoff, cutoff, data end."""
+    """The instants of the three feature snapshots: the validation cutoff (tuning), the
+    cutoff (training and evaluation) and the end of the data (serving)."""
     cutoff = pd.Timestamp(split["cutoff"])
     return [validation_cutoff(cutoff, split["validation_days"]), cutoff, pd.Timestamp(end)]
 
 
-def event_counts(events: pd.DataFrame, lines: pd.DataFrame, split: dict[str, Any]) -> pd.DataFrame:
-    """Every user's event columns at each feature snapshot's instant."""
-    return event_counts_at(events, feature_instants(split, lines["ts"].max()))
-
-
-def features_at_validation_cutoff(
+def customer_feature_snapshots(
     lines: pd.DataFrame,
     users: pd.DataFrame,
-    event_counts: pd.DataFrame,
+    events: pd.DataFrame,
     email: pd.DataFrame,
     campaigns: pd.DataFrame,
     split: dict[str, Any],
-) -> pd.DataFrame:
-    """Features for tuning: only data up to the validation cutoff."""
-    as_of = validation_cutoff(split["cutoff"], split["validation_days"])
-    return customer_features(lines, as_of, users, None, email, campaigns, event_counts)
-
-
-def features_at_cutoff(
-    lines: pd.DataFrame,
-    users: pd.DataFrame,
-    event_counts: pd.DataFrame,
-    email: pd.DataFrame,
-    campaigns: pd.DataFrame,
-    split: dict[str, Any],
-) -> pd.DataFrame:
-    """Features for training and evaluation: only data up to the train/test cutoff."""
-    return customer_features(lines, split["cutoff"], users, None, email, campaigns, event_counts)
-
-
-def features_at_end(
-    lines: pd.DataFrame,
-    users: pd.DataFrame,
-    event_counts: pd.DataFrame,
-    email: pd.DataFrame,
-    campaigns: pd.DataFrame,
-) -> pd.DataFrame:
-    """Features for serving: everything up to the end of the data."""
-    end = lines["ts"].max()
-    return customer_features(lines, end, users, None, email, campaigns, event_counts)
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Customer features at each of :func:`feature_instants`, each from data up to it."""
+    instants = feature_instants(split, lines["ts"].max())
+    val, train, serving = (
+        customer_features(lines, at, users, events, email, campaigns) for at in instants
+    )
+    return val, train, serving

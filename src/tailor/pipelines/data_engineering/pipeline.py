@@ -31,8 +31,6 @@ IBIS_OUTPUTS = [dataset for _, dataset, _ in WRITTEN] + ["user_item_train"]
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    feature_inputs = ["ibis_customer", "ibis_users", "event_counts", "ibis_email"]
-    feature_inputs.append("campaigns_clean")
     return Pipeline(
         [
             Node(
@@ -129,28 +127,21 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             Node(n.user_item_matrix, "ibis_train", "user_item_train", name="user_item_matrix"),
             Node(
-                n.event_counts,
-                ["ibis_events", "ibis_customer", "params:split"],
-                "event_counts",
-                name="event_counts",
-            ),
-            Node(
-                n.features_at_validation_cutoff,
-                [*feature_inputs, "params:split"],
-                "customer_features_val",
-                name="features_at_validation_cutoff",
-            ),
-            Node(
-                n.features_at_cutoff,
-                [*feature_inputs, "params:split"],
-                "customer_features_train",
-                name="features_at_cutoff",
-            ),
-            Node(
-                n.features_at_end,
-                feature_inputs,
-                "customer_features_serving",
-                name="features_at_end",
+                n.customer_feature_snapshots,
+                [
+                    "ibis_customer",
+                    "ibis_users",
+                    "ibis_events",
+                    "ibis_email",
+                    "campaigns_clean",
+                    "params:split",
+                ],
+                [
+                    "customer_features_val",
+                    "customer_features_train",
+                    "customer_features_serving",
+                ],
+                name="customer_feature_snapshots",
             ),
             *(
                 Node(order, table, dataset, name=f"write_{dataset}")

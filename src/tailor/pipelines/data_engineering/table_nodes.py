@@ -20,7 +20,6 @@ from tailor.pipelines.data_engineering.nodes import (
     cleaning_report,
     feature_instants,
 )
-from tailor.splits import validation_cutoff
 from tailor.tables import aggregates, features
 from tailor.tables import backend as be
 from tailor.tables import cleaning as rules
@@ -244,47 +243,21 @@ def user_item_matrix(train: ibis.Table) -> ibis.Table:
     return aggregates.user_item_matrix(train).order_by(["user_id", "item_id"])
 
 
-def event_counts(events: ibis.Table, lines: ibis.Table, split: dict[str, Any]) -> pd.DataFrame:
-    """Every user's event columns at each feature snapshot's instant, in one scan."""
-    return features.event_counts_at(events, feature_instants(split, be.max_ts(lines.ts)))
-
-
-def features_at_validation_cutoff(
+def customer_feature_snapshots(
     lines: ibis.Table,
     users: ibis.Table,
-    event_counts: pd.DataFrame,
+    events: ibis.Table,
     email: ibis.Table,
     campaigns: pd.DataFrame,
     split: dict[str, Any],
-) -> pd.DataFrame:
-    """Features for tuning: only data up to the validation cutoff."""
-    as_of_ = validation_cutoff(split["cutoff"], split["validation_days"])
-    return features.customer_features(lines, as_of_, users, event_counts, email, campaigns)
-
-
-def features_at_cutoff(
-    lines: ibis.Table,
-    users: ibis.Table,
-    event_counts: pd.DataFrame,
-    email: ibis.Table,
-    campaigns: pd.DataFrame,
-    split: dict[str, Any],
-) -> pd.DataFrame:
-    """Features for training and evaluation: only data up to the train/test cutoff."""
-    cutoff = split["cutoff"]
-    return features.customer_features(lines, cutoff, users, event_counts, email, campaigns)
-
-
-def features_at_end(
-    lines: ibis.Table,
-    users: ibis.Table,
-    event_counts: pd.DataFrame,
-    email: ibis.Table,
-    campaigns: pd.DataFrame,
-) -> pd.DataFrame:
-    """Features for serving: everything up to the end of the data."""
-    end = be.max_ts(lines.ts)
-    return features.customer_features(lines, end, users, event_counts, email, campaigns)
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Customer features at each of :func:`feature_instants`, each from data up to it; the
+    lines, events and e-mail are scanned once for the three."""
+    instants = feature_instants(split, be.max_ts(lines.ts))
+    val, train, serving = features.customer_features_at(
+        lines, instants, users, events, email, campaigns
+    )
+    return val, train, serving
 
 
 # Written tables: the row order the pandas pipeline gave them, without the order column.
