@@ -200,18 +200,14 @@ def max_ts(col: ibis.TimestampColumn) -> pd.Timestamp:
 EXACT = dt.Decimal(38, 12)
 
 
-def exact_sum(
-    col: ibis.NumericColumn, where: ibis.BooleanValue | None = None
-) -> ibis.NumericScalar:
+def exact_sum(col: ibis.NumericColumn) -> ibis.NumericScalar:
     """A sum that does not depend on the order of the rows: the values in fixed point
     (rounded to 1e-12), added exactly, then a float. A float sum in parallel threads moves
     in its last bit from run to run, and a retraining run must see the same features
     (tests/test_point_in_time.py); pandas' compensated sum agrees with it to ~1e-15."""
-    return col.cast(EXACT).sum(where=where).cast("float64")
+    return col.cast(EXACT).sum().cast("float64")
 
 
-def exact_mean(
-    col: ibis.NumericColumn, where: ibis.BooleanValue | None = None
-) -> ibis.NumericScalar:
+def exact_mean(col: ibis.NumericColumn) -> ibis.NumericScalar:
     """The mean of :func:`exact_sum` (NULL without values)."""
-    return exact_sum(col, where) / col.count(where=where).nullif(0)
+    return exact_sum(col) / col.count().nullif(0)

@@ -77,8 +77,11 @@ def line_rules(
     pattern, any case); outliers: robust z of log(quantity) over the remaining lines
     (median/MAD), unit price against the item's median price (typos and manual
     adjustments); then demand lines (opted-out ids blanked) and customer lines
-    (identified, consenting). Each line is marked with the first rule it fails and with its
-    user's consent in one materialised table; one aggregate counts every rule."""
+    (identified, consenting). Each line is marked with the first rule it fails: the
+    non-positive and non-product marks in one materialised table (the medians and the
+    scoring read it), the outlier marks and the consent in the scoring expression, which
+    one aggregate counts for every step of the report (the scored table materialised
+    instead of the marks measured slower: 1.39 s against 0.93 s on the default data)."""
     first = ibis.cases(
         (df.quantity <= 0, "non_positive_quantity"),
         (df.unit_price <= 0, "non_positive_price"),

@@ -1,10 +1,11 @@
-"""The Ibis feature snapshots scan lines, events and e-mail once for several instants; each
+"""The Ibis feature snapshots scan events and e-mail once for several instants; each
 snapshot must still equal the pandas features computed from the data up to its instant.
 
 The world is made of the cases where one scan for several instants could read the future:
 an order with lines on both sides of an instant, a customer whose only country is known
 after an instant, a modal country that changes, e-mail and events only after an instant,
-a customer with one purchase day (no interval)."""
+a customer with one purchase day (no interval), events of someone who never buys, and
+instants given in any order or twice."""
 
 from __future__ import annotations
 
@@ -47,9 +48,11 @@ def _events() -> pd.DataFrame:
         ("b", "s3", "2024-02-10 10:00", "search", None),  # b's events all after 1 Feb
         ("c", "s4", "2024-01-30 07:00", "view", "web"),
         ("c", "s4", "2024-02-05 07:00", "add_to_cart", "web"),  # same session, later
+        ("nobody", "s5", "2024-01-03 07:00", "search", "app"),  # never buys
     ]
     frame = pd.DataFrame(rows, columns=["user_id", "session_id", "ts", "event_type", "channel"])
-    return frame.assign(ts=pd.to_datetime(frame["ts"]))
+    device = ["mobile", "desktop", "mobile", "mobile", "desktop", None, "mobile"]
+    return frame.assign(ts=pd.to_datetime(frame["ts"]), device=device)
 
 
 def _email() -> pd.DataFrame:
@@ -75,8 +78,25 @@ def test_each_snapshot_equals_the_features_of_the_data_up_to_it(with_sources: bo
     )
     for as_of, snapshot in zip(INSTANTS, got, strict=True):
         expected = customer_features(lines, as_of, **sources)
-        pd.testing.assert_frame_equal(snapshot, expected, check_dtype=False)
+        pd.testing.assert_frame_equal(snapshot, expected)
+    # the instants in any order, one of them twice: each snapshot is still its own
+    shuffled = [INSTANTS[2], INSTANTS[0], INSTANTS[2]]
+    again = customer_features_at(backend.table(lines), shuffled, events=backend.table(events))
+    for as_of, snapshot in zip(shuffled, again, strict=True):
+        expected = customer_features(lines, as_of, events=events)
+        pd.testing.assert_frame_equal(snapshot, expected)
     first, second, third = (g.set_index("user_id") for g in got)
     assert first.loc["a", "frequency"] == 1 and first.loc["a", "basket_size"] == 1
     assert second.loc["b", "country"] == "Unknown" and third.loc["b", "country"] == "DE"
     assert second.loc["a", "country"] == "UK" and third.loc["a", "country"] == "FR"
+
+
+def test_no_customer_lines_is_named_not_a_failed_instant() -> None:
+    """All lines anonymous or opted out: the node says which table is empty and why."""
+    from tailor.pipelines.data_engineering.table_nodes import customer_feature_snapshots
+
+    backend.use(None)
+    none = backend.table(_lines().iloc[:0])
+    split = {"cutoff": "2024-02-01", "validation_days": 20}
+    with pytest.raises(ValueError, match="table 'customer_lines' is empty"):
+        customer_feature_snapshots(none, None, None, None, None, split)

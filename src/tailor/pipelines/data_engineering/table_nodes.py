@@ -251,9 +251,15 @@ def customer_feature_snapshots(
     campaigns: pd.DataFrame,
     split: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Customer features at each of :func:`feature_instants`, each from data up to it; the
-    lines, events and e-mail are scanned once for the three."""
-    instants = feature_instants(split, be.max_ts(lines.ts))
+    """Customer features at each of :func:`feature_instants`, each from data up to it;
+    events and e-mail are scanned once for the three, the lines once per instant."""
+    end = be.max_ts(lines.ts)
+    if pd.isna(end):
+        raise ValueError(
+            "table 'customer_lines' is empty: no identified, consenting customer bought "
+            "anything (see the cleaning report), so there are no customer features"
+        )
+    instants = feature_instants(split, end)
     val, train, serving = features.customer_features_at(
         lines, instants, users, events, email, campaigns
     )
