@@ -91,12 +91,15 @@ def test_each_snapshot_equals_the_features_of_the_data_up_to_it(with_sources: bo
     assert second.loc["a", "country"] == "UK" and third.loc["a", "country"] == "FR"
 
 
-def test_no_customer_lines_is_named_not_a_failed_instant() -> None:
-    """All lines anonymous or opted out: the node says which table is empty and why."""
-    from tailor.pipelines.data_engineering.table_nodes import customer_feature_snapshots
+def test_no_customer_lines_give_empty_snapshots_as_pandas_does() -> None:
+    """Every line anonymous or opted out: no customer features, but no failure either (the
+    demand forecast still runs on such a shop)."""
+    from tailor.pipelines.data_engineering import nodes, table_nodes
 
     backend.use(None)
-    none = backend.table(_lines().iloc[:0])
+    none = _lines().iloc[:0]
     split = {"cutoff": "2024-02-01", "validation_days": 20}
-    with pytest.raises(ValueError, match="table 'customer_lines' is empty"):
-        customer_feature_snapshots(none, None, None, None, None, split)
+    got = table_nodes.customer_feature_snapshots(backend.table(none), None, None, None, None, split)
+    expected = nodes.customer_feature_snapshots(none, None, None, None, None, split)
+    for g, e in zip(got, expected, strict=True):
+        assert g.empty and list(g.columns) == list(e.columns)

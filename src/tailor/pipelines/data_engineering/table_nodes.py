@@ -253,13 +253,7 @@ def customer_feature_snapshots(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Customer features at each of :func:`feature_instants`, each from data up to it;
     events and e-mail are scanned once for the three, the lines once per instant."""
-    end = be.max_ts(lines.ts)
-    if pd.isna(end):
-        raise ValueError(
-            "table 'customer_lines' is empty: no identified, consenting customer bought "
-            "anything (see the cleaning report), so there are no customer features"
-        )
-    instants = feature_instants(split, end)
+    instants = feature_instants(split, be.max_ts(lines.ts))
     val, train, serving = features.customer_features_at(
         lines, instants, users, events, email, campaigns
     )
