@@ -119,19 +119,33 @@ def customer_features(
     if email is not None and not email.empty:
         em = email[(email["sent_ts"] <= as_of) & email["user_id"].isin(out.index)]
         out = out.join(_email_features(em))
+    demo = users.set_index("user_id") if users is not None and not users.empty else None
+    return finish_features(out, as_of, demo, campaigns)
+
+
+def finish_features(
+    out: pd.DataFrame,
+    as_of: pd.Timestamp,
+    demo: pd.DataFrame | None,
+    campaigns: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The per-customer columns (indexed by user) completed at ``as_of``: campaign rates,
+    user attributes (``demo``: the users table indexed by user), counts as integers,
+    ``as_of`` first. Shared by the pandas features and the Ibis snapshots
+    (tailor.tables.features)."""
     if campaigns is not None and not campaigns.empty:
         out = out.join(campaign_features(campaigns[campaigns["user_id"].isin(out.index)], as_of))
         out["campaigns_received"] = out["campaigns_received"].fillna(0)
-    if users is not None and not users.empty:
-        demo = users.set_index("user_id")
+    if demo is not None:
         cols = [c for c in ("gender", "location", "income", "household_size") if c in demo]
         out = out.join(demo[cols])
         if "age" in demo:
             out = out.join(age_columns(demo["age"]))
         if "signup_ts" in demo:
-            signup = demo["signup_ts"].where(demo["signup_ts"] <= as_of)
+            signup = demo["signup_ts"].astype("datetime64[ns]")  # a backend's microseconds
+            signup = signup.where(signup <= as_of)
             out["days_since_signup"] = (as_of - signup.reindex(out.index)) / DAY
     count_cols = [c for c in out.columns if c.startswith("n_") or c.endswith("_sessions")]
     out[count_cols] = out[count_cols].fillna(0).astype(np.int64)
     out.insert(0, "as_of", as_of)
-    return out.reset_index()
+    return out.rename_axis("user_id").reset_index()

@@ -82,14 +82,13 @@ def line_rules(
     scoring read it), the outlier marks and the consent in the scoring expression, which
     one aggregate counts for every step of the report (the scored table materialised
     instead of the marks measured slower: 1.39 s against 0.93 s on the default data)."""
-    first = ibis.cases(
+    rules = [
         (df.quantity <= 0, "non_positive_quantity"),
         (df.unit_price <= 0, "non_positive_price"),
-        else_=ibis.null("string"),
-    )
+    ]
     if patterns:
-        non_product = be.full_match_any_case(df.item_id, patterns)
-        first = first.fill_null(ibis.ifelse(non_product, "non_product", ibis.null("string")))
+        rules.append((be.full_match_any_case(df.item_id, patterns), "non_product"))
+    first = ibis.cases(*rules, else_=ibis.null("string"))
     marked = df.mutate(_rule=first).cache()  # read by the medians and the scoring
     base = marked.filter(marked._rule.isnull())
     logq = base.quantity.ln()

@@ -13,8 +13,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from tailor.campaigns import campaign_features
-from tailor.customer_features import age_columns
+from tailor.customer_features import finish_features
 from tailor.schemas import EVENT_TYPES
 from tailor.tables import backend as be
 
@@ -88,10 +87,7 @@ def _purchase_features(lines: ibis.Table, as_of: pd.Timestamp) -> pd.DataFrame:
     out = be.left_join(users, per_order, "user_id")
     out = be.left_join(out, gaps, "user_id")
     out = be.left_join(out, country, "user_id")
-    return _finish_purchase(_by_user(out), as_of)
-
-
-def _finish_purchase(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    frame = _by_user(out)
     n, s1, s2 = (frame.pop(c).astype("float64") for c in ("_n", "_s1", "_s2"))
     frame["interval_mean"] = (s1 / n).where(n > 0)
     frame["interval_std"] = np.sqrt((n * s2 - s1 * s1).clip(lower=0) / (n * (n - 1))).where(n > 1)
@@ -204,31 +200,5 @@ def customer_features_at(
             frame = frame.join(_buyers_events(events_at[as_of], frame.index))
         if email_at is not None:
             frame = frame.join(email_at[as_of])
-        out.append(_finish(frame, as_of, demo, campaigns))
+        out.append(finish_features(frame, as_of, demo, campaigns))
     return out
-
-
-def _finish(
-    out: pd.DataFrame,
-    as_of: pd.Timestamp,
-    demo: pd.DataFrame | None,
-    campaigns: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """Campaign and user columns, counts as integers, ``as_of`` first."""
-    if campaigns is not None and not campaigns.empty:
-        mine = campaigns[campaigns["user_id"].isin(out.index)]
-        out = out.join(campaign_features(mine, as_of))
-        out["campaigns_received"] = out["campaigns_received"].fillna(0)
-    if demo is not None:
-        cols = [c for c in ("gender", "location", "income", "household_size") if c in demo]
-        out = out.join(demo[cols])
-        if "age" in demo:
-            out = out.join(age_columns(demo["age"]))
-        if "signup_ts" in demo:
-            signup = demo["signup_ts"].astype("datetime64[ns]")
-            signup = signup.where(signup <= as_of)
-            out["days_since_signup"] = (as_of - signup.reindex(out.index)) / DAY
-    count_cols = [c for c in out.columns if c.startswith("n_") or c.endswith("_sessions")]
-    out[count_cols] = out[count_cols].fillna(0).astype(np.int64)
-    out.insert(0, "as_of", as_of)
-    return out.rename_axis("user_id").reset_index()
